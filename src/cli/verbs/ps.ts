@@ -1,0 +1,196 @@
+/**
+ * `docker-ts ps`: list containers as docker's table or a `--format` template.
+ *
+ * @module
+ */
+import type { Command } from "../command.ts";
+import { bool, num, PROG, str } from "../command.ts";
+import type { ContainerSummary } from "../../engine_api.ts";
+import { renderList } from "../table.ts";
+import { shortId, timeAgo } from "../units.ts";
+import { CliError } from "../cli_error.ts";
+
+const DEFAULT_TABLE =
+  "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+const HEADERS: Record<string, string> = {
+  ID: "CONTAINER ID",
+  Image: "IMAGE",
+  Command: "COMMAND",
+  CreatedAt: "CREATED AT",
+  RunningFor: "CREATED",
+  Ports: "PORTS",
+  State: "STATE",
+  Status: "STATUS",
+  Size: "SIZE",
+  Names: "NAMES",
+  Labels: "LABELS",
+  Mounts: "MOUNTS",
+  Networks: "NETWORKS",
+  LocalVolumes: "LOCAL VOLUMES",
+};
+
+/** docker's `Ellipsis`: cut to `max` characters, the last one being `…`. */
+export function ellipsis(text: string, max: number): string {
+  const chars = [...text];
+  return chars.length <= max ? text : chars.slice(0, max - 1).join("") + "…";
+}
+
+function formatPorts(ports: ContainerSummary["Ports"]): string {
+  return ports.map((p) =>
+    p.PublicPort
+      ? `${p.IP ?? "0.0.0.0"}:${p.PublicPort}->${p.PrivatePort}/${p.Type}`
+      : `${p.PrivatePort}/${p.Type}`
+  ).join(", ");
+}
+
+/** The fields `ps --format` templates see for one container. */
+export function psRow(
+  c: ContainerSummary,
+  trunc: boolean,
+  now = Date.now(),
+): Record<string, unknown> {
+  const command = trunc ? ellipsis(c.Command, 20) : c.Command;
+  const names = c.Names.map((n) => n.replace(/^\//, ""));
+  return {
+    ID: trunc ? shortId(c.Id) : c.Id,
+    Image: trunc && /^sha256:/.test(c.Image) ? shortId(c.Image) : c.Image,
+    Command: JSON.stringify(command),
+    CreatedAt: new Date(c.Created * 1000).toISOString().replace("T", " ").replace(
+      /\.\d+Z$/,
+      " +0000 UTC",
+    ),
+    RunningFor: timeAgo(c.Created * 1000, now),
+    Ports: formatPorts(c.Ports ?? []),
+    State: c.State,
+    Status: c.Status,
+    Size: "",
+    Names: names.join(","),
+    Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+    Mounts: (c.Mounts ?? []).map((m) => m.Source || m.Destination).join(","),
+    Networks: "",
+    LocalVolumes: "0",
+  };
+}
+
+/** The `ps` verb. */
+export const command: Command = {
+  name: "ps",
+  usage: "[OPTIONS]",
+  description: "List containers",
+  aliases: [
+    `${PROG} container ls`,
+    `${PROG} container list`,
+    `${PROG} container ps`,
+    `${PROG} ps`,
+  ],
+  flags: [
+    {
+      name: "all",
+      short: "a",
+      kind: "bool",
+      description: "Show all containers (default shows just running)",
+    },
+    {
+      name: "filter",
+      short: "f",
+      kind: "list",
+      valueName: "filter",
+      description: "Filter output based on conditions provided",
+    },
+    {
+      name: "format",
+      kind: "string",
+      description:
+        "Format output using a custom template:\n'table':            Print output in table format with column headers (default)\n'table TEMPLATE':   Print output in table format using the given Go template\n'json':             Print in JSON format\n'TEMPLATE':         Print output using the given Go template",
+    },
+    {
+      name: "last",
+      short: "n",
+      kind: "int",
+      description: "Show n last created containers (includes all states)",
+      default: -1,
+    },
+    {
+      name: "latest",
+      short: "l",
+      kind: "bool",
+      description: "Show the latest created container (includes all states)",
+    },
+    { name: "no-trunc", kind: "bool", description: "Don't truncate output" },
+    { name: "quiet", short: "q", kind: "bool", description: "Only display container IDs" },
+    { name: "size", short: "s", kind: "bool", description: "Display total file sizes" },
+  ],
+  args: { max: 0 },
+  async action(ctx, parsed): Promise<number> {
+    let last = num(parsed, "last");
+    if (bool(parsed, "latest")) last = 1;
+    const all = bool(parsed, "all") || last > 0;
+    const engine = await ctx.engine();
+    let rows = await engine.list({ all });
+    rows = applyFilters(rows, parsed.values.filter as string[]);
+    rows.sort((a, b) => b.Created - a.Created);
+    if (last > 0) rows = rows.slice(0, last);
+    const trunc = !bool(parsed, "no-trunc");
+    if (bool(parsed, "quiet")) {
+      ctx.io.writeOut(rows.map((c) => (trunc ? shortId(c.Id) : c.Id) + "\n").join(""));
+      return 0;
+    }
+    const now = Date.now();
+    ctx.io.writeOut(renderList(rows.map((c) => psRow(c, trunc, now)), {
+      format: str(parsed, "format"),
+      defaultTable: DEFAULT_TABLE,
+      headers: HEADERS,
+    }));
+    return 0;
+  },
+};
+
+function applyFilters(rows: ContainerSummary[], filters: string[]): ContainerSummary[] {
+  let out = rows;
+  for (const f of filters) {
+    const eq = f.indexOf("=");
+    if (eq <= 0) throw new CliError(`bad format of filter (expected name=value)`);
+    const key = f.slice(0, eq);
+    const value = f.slice(eq + 1);
+    switch (key) {
+      case "id":
+        out = out.filter((c) => c.Id.startsWith(value));
+        break;
+      case "name": {
+        let re: RegExp;
+        try {
+          re = new RegExp(value);
+        } catch {
+          throw new CliError(`invalid filter 'name=${value}': not a regular expression`);
+        }
+        out = out.filter((c) => c.Names.some((n) => re.test(n.replace(/^\//, ""))));
+        break;
+      }
+      case "status":
+        out = out.filter((c) => c.State === value);
+        break;
+      case "label": {
+        const le = value.indexOf("=");
+        out = out.filter((c) =>
+          le === -1
+            ? value in (c.Labels ?? {})
+            : c.Labels?.[value.slice(0, le)] === value.slice(le + 1)
+        );
+        break;
+      }
+      case "ancestor":
+        out = out.filter((c) =>
+          c.Image === value || c.ImageID === value ||
+          c.ImageID.replace(/^sha256:/, "").startsWith(value)
+        );
+        break;
+      case "exited":
+        out = out.filter((c) => c.State === "exited" && c.Status.startsWith(`Exited (${value})`));
+        break;
+      default:
+        throw new CliError(`invalid filter '${key}'`);
+    }
+  }
+  return out;
+}
