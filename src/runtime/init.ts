@@ -1,0 +1,291 @@
+/**
+ * The container's PID 1 until it execs the user's command (stage 2 of the launch).
+ *
+ * Started by the launch Worker inside fresh namespaces with `deno run src/runtime/init.ts`,
+ * fds 0–2 = the container's stdio, 3 = status pipe, 4 = go pipe, 5 = config memfd. It
+ * mounts the rootfs and the spec's mounts, pivots, sets the hostname, reports "ready", waits on
+ * the start gate, drops credentials and execs. Every failure becomes one status line plus exit
+ * 125 (setup), 126 or 127 (exec). Imports stay tiny: this boot is on every `run`'s path.
+ *
+ * @module
+ */
+import { bringLoopbackUp, NAMESPACE_FLAGS, unshare } from "../../ffi/namespace.ts";
+import { errno } from "../../ffi/errno.ts";
+import {
+  capset,
+  chdir,
+  cloexecFrom,
+  closeFd,
+  execve,
+  O_CLOEXEC,
+  O_DIRECTORY,
+  O_PATH,
+  O_RDWR,
+  openFd,
+  PR_CAP_AMBIENT,
+  PR_CAP_AMBIENT_RAISE,
+  PR_CAPBSET_DROP,
+  PR_SET_KEEPCAPS,
+  PR_SET_NO_NEW_PRIVS,
+  prctl,
+  readFd,
+  resetSignals,
+  RLIMITS,
+  setCloexec,
+  setgroups,
+  sethostname,
+  setresgid,
+  setresuid,
+  setRlimit,
+  umask,
+  writeFd,
+} from "../../ffi/process.ts";
+import { mount, MS_BIND, MS_REC } from "../../ffi/mount.ts";
+import type { InitConfig, InitStatus } from "./init_config.ts";
+import { CONFIG_FD, GO_FD, STATUS_FD } from "./init_config.ts";
+import { planMounts, planRootfs } from "./mount_plan.ts";
+import { applyCredentials, type CredentialSyscalls } from "./credentials.ts";
+import { execFailure, lookupExecutable } from "./exec_lookup.ts";
+import { applySeccomp } from "./init_seccomp.ts";
+import {
+  bindConsole,
+  type CgroupHierarchy,
+  createDevices,
+  createDevSymlinks,
+  DEFAULT_DEVICES,
+  hostCgroupHierarchies,
+  makeRootPrivate,
+  maskPaths,
+  performMount,
+  pivotInto,
+  readonlyPaths,
+  remountReadonly,
+} from "./init_rootfs.ts";
+
+class InitFailure extends Error {
+  constructor(readonly exitCode: number, message: string) {
+    super(message);
+  }
+}
+
+const encoder = new TextEncoder();
+
+function report(status: InitStatus): void {
+  try {
+    writeFd(STATUS_FD, encoder.encode(JSON.stringify(status) + "\n"));
+  } catch {
+    // The engine is gone; the exit code still tells the story.
+  }
+}
+
+function oneLine(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/\s*\n\s*/g, " ");
+}
+
+const realCredentialSyscalls: CredentialSyscalls = {
+  setRlimit(name, soft, hard) {
+    const resource = RLIMITS[name];
+    if (resource === undefined) throw new Error(`Unknown rlimit "${name}"`);
+    try {
+      setRlimit(resource, { soft, hard }, 0, name);
+    } catch (err) {
+      if ((err as { code?: string }).code === "EPERM") {
+        throw new Error(
+          `Cannot set ${name} to soft ${soft} hard ${hard}: raising a hard limit needs ` +
+            `CAP_SYS_RESOURCE, which this host's root lacks`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+  },
+  dropBounding(cap) {
+    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0, `PR_CAPBSET_DROP ${cap}`);
+  },
+  keepCaps(on) {
+    prctl(PR_SET_KEEPCAPS, on ? 1 : 0, 0, 0, 0, "PR_SET_KEEPCAPS");
+  },
+  setgroups,
+  setgid(gid) {
+    setresgid(gid, gid, gid);
+  },
+  setuid(uid) {
+    setresuid(uid, uid, uid);
+  },
+  capset(effective, permitted, inheritable) {
+    capset({ effective, permitted, inheritable });
+  },
+  raiseAmbient(cap) {
+    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, `PR_CAP_AMBIENT_RAISE ${cap}`);
+  },
+  noNewPrivs() {
+    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, "PR_SET_NO_NEW_PRIVS");
+  },
+};
+
+function lastCap(): number {
+  try {
+    return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
+  } catch {
+    return 40;
+  }
+}
+
+let goConsumed = false;
+/** Waits for the launcher's go byte (the engine's cgroup join is done), once. */
+function awaitGo(newCgroupNs: boolean): void {
+  if (goConsumed) return;
+  goConsumed = true;
+  readFd(GO_FD, new Uint8Array(1));
+  closeFd(GO_FD);
+  if (newCgroupNs) unshare(NAMESPACE_FLAGS.cgroup);
+}
+
+function mkdirOwned(path: string, uid: number, gid: number): void {
+  const missing: string[] = [];
+  let p = path;
+  while (p !== "/" && p !== "") {
+    try {
+      Deno.statSync(p);
+      break;
+    } catch {
+      missing.unshift(p);
+      p = p.slice(0, p.lastIndexOf("/")) || "/";
+    }
+  }
+  for (const dir of missing) {
+    Deno.mkdirSync(dir, { mode: 0o755 });
+    Deno.chownSync(dir, uid, gid);
+  }
+}
+
+function setup(cfg: InitConfig, timings: Record<string, number>): { path: string } {
+  const spec = cfg.spec;
+  const root = spec.root.path.startsWith("/") ? spec.root.path : `${Deno.cwd()}/${spec.root.path}`;
+
+  makeRootPrivate();
+  if (spec.linux.namespaces.some((n) => n.type === "network" && !n.path)) bringLoopbackUp();
+  if (cfg.rootfs) {
+    const r = planRootfs(cfg.rootfs);
+    mount(
+      cfg.rootfs.source,
+      root,
+      r.bind ? null : cfg.rootfs.type,
+      r.flags,
+      r.bind ? null : r.data,
+      root,
+    );
+  } else {
+    // pivot_root needs the new root to be a mount point.
+    mount(root, root, null, MS_BIND | MS_REC, null, root);
+  }
+  const rootFd = openFd(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  let hierarchies: CgroupHierarchy[] | undefined;
+  const cgroups = () => {
+    awaitGo(cfg.newCgroupNs);
+    hierarchies ??= hostCgroupHierarchies(Deno.readTextFileSync("/proc/self/mountinfo"));
+    return hierarchies;
+  };
+  // With a cgroup namespace fresh mounts show the container's own cgroups; without one, the
+  // container's cgroup dirs are bound instead (when the engine passed them).
+  const cgroupBinds = cfg.newCgroupNs ? undefined : cfg.cgroupPaths;
+  for (const m of planMounts(spec.mounts)) performMount(rootFd, m, cgroups, cgroupBinds);
+  if (cfg.consolePath) bindConsole(rootFd, cfg.consolePath);
+  closeFd(rootFd);
+  timings.mounts = wallNow();
+
+  pivotInto(root);
+  createDevices([...DEFAULT_DEVICES, ...(spec.linux.devices ?? [])]);
+  createDevSymlinks();
+  for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) {
+    Deno.writeTextFileSync(`/proc/sys/${key.replaceAll(".", "/")}`, value);
+  }
+  maskPaths(spec.linux.maskedPaths ?? []);
+  readonlyPaths(spec.linux.readonlyPaths ?? []);
+  if (spec.root.readonly) remountReadonly("/", 0, false);
+  timings.pivot = wallNow();
+
+  const hasUts = spec.linux.namespaces.some((n) => n.type === "uts");
+  if (hasUts && spec.hostname) sethostname(spec.hostname);
+
+  const proc = spec.process;
+  const cwd = proc.cwd || "/";
+  if (proc.createCwd) mkdirOwned(cwd, proc.user.uid, proc.user.gid);
+  try {
+    chdir(cwd);
+  } catch (err) {
+    throw new InitFailure(
+      125,
+      `Cannot change to working directory "${cwd}": ${
+        (err as { code?: string }).code ?? oneLine(err)
+      }`,
+    );
+  }
+  const found = lookupExecutable(proc.args[0] ?? "", proc.env, { cwd });
+  if (!found.ok) throw new InitFailure(found.exitCode, found.message);
+  awaitGo(cfg.newCgroupNs);
+  timings.setup = wallNow();
+  return { path: found.path };
+}
+
+/** Wall-clock milliseconds (epoch), comparable with the engine's clock. */
+function wallNow(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function main(): void {
+  const timings: Record<string, number> = { main: wallNow() };
+  let cfg: InitConfig;
+  let exe: { path: string };
+  let gateFd: number;
+  try {
+    setCloexec(STATUS_FD, true);
+    setCloexec(GO_FD, true);
+    cfg = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${CONFIG_FD}`)) as InitConfig;
+    closeFd(CONFIG_FD);
+    // Read-write: opening never blocks, and holding a writer ourselves means read() waits for the
+    // start byte instead of seeing EOF. Opened before the pivot hides the run directory.
+    gateFd = openFd(cfg.gatePath, O_RDWR | O_CLOEXEC);
+    exe = setup(cfg, timings);
+  } catch (err) {
+    const code = err instanceof InitFailure ? err.exitCode : 125;
+    report({ t: "error", stage: "setup", exitCode: code, message: oneLine(err) });
+    Deno.exit(code);
+  }
+  timings.ready = wallNow();
+  report({ t: "ready", timings });
+
+  // Blocks until start() writes the byte (we hold a writer too, so there is no EOF).
+  let n = 0;
+  try {
+    n = readFd(gateFd, new Uint8Array(1));
+  } catch {
+    // fall through: not started
+  }
+  closeFd(gateFd);
+  if (n !== 1) Deno.exit(125);
+
+  const proc = cfg.spec.process;
+  try {
+    applyCredentials(proc, realCredentialSyscalls, lastCap());
+    umask(proc.user.umask ?? 0o022);
+    resetSignals();
+    cloexecFrom(3);
+    // Seccomp slot (init_seccomp.ts): last before execve, so the filter also covers execve.
+    if (cfg.spec.linux.seccomp !== undefined) applySeccomp(cfg.spec.linux.seccomp);
+  } catch (err) {
+    report({ t: "error", stage: "setup", exitCode: 125, message: oneLine(err) });
+    Deno.exit(125);
+  }
+  try {
+    execve(exe.path, proc.args, proc.env);
+  } catch (err) {
+    const code = (err as { code?: string }).code ?? `E${errno()}`;
+    const f = execFailure(proc.args[0], code);
+    report({ t: "error", stage: "exec", exitCode: f.exitCode, message: f.message });
+    Deno.exit(f.exitCode);
+  }
+}
+
+if (import.meta.main) main();

@@ -1,0 +1,59 @@
+/**
+ * The contract between the launcher (engine side) and the container's init: the config file the
+ * init reads, the fds it is given and the status messages it writes back. Types and constants
+ * only — the init imports this, and its boot time depends on importing little.
+ *
+ * @module
+ */
+import type { OciSpec, RootfsMount } from "./oci_spec.ts";
+
+/** In the init, fd 3 is the write end of the status pipe (close-on-exec once the init runs). */
+export const STATUS_FD = 3;
+/**
+ * In the init, fd 4 is the read end of the "go" pipe: the launcher writes one byte once the
+ * engine's `onSpawn` hook (cgroup join) has run. The init reads it before creating its cgroup
+ * namespace, so the namespace's root is the container's own cgroup.
+ */
+export const GO_FD = 4;
+
+/**
+ * In the init, fd 5 is a memfd holding the {@link InitConfig} as JSON (no file to write, fsync or
+ * clean up; read through /proc/self/fd/5 before the pivot).
+ */
+export const CONFIG_FD = 5;
+
+/** What the launcher hands the init on {@link CONFIG_FD}. */
+export interface InitConfig {
+  /** The container's OCI spec (the init uses process, root, hostname, mounts, linux). */
+  spec: OciSpec;
+  /** How to mount the rootfs on `spec.root.path`; null when it is already a mount point. */
+  rootfs: RootfsMount | null;
+  /** The fifo that gates `start` (opened read-write by the init, written by `start()`). */
+  gatePath: string;
+  /** Create a cgroup namespace after the go byte (spec asks for a new one). */
+  newCgroupNs: boolean;
+  /** Host path of the pty slave to bind on /dev/console, when the process has a terminal. */
+  consolePath?: string;
+  /** Without a cgroup namespace: host cgroup dirs to bind at /sys/fs/cgroup/<key> (ro). */
+  cgroupPaths?: Readonly<Record<string, string>>;
+}
+
+/** One line of the status pipe, written by the init as JSON. */
+export type InitStatus =
+  | {
+    t: "ready";
+    /** Wall-clock times (epoch ms) at each stage end: main, mounts, pivot, setup, ready. */
+    timings: Record<string, number>;
+  }
+  | {
+    t: "error";
+    /** "setup" before the gate (engine exit 125/126/127), "exec" after it. */
+    stage: "setup" | "exec";
+    /** 125 (setup), 126 (cannot execute) or 127 (not found). */
+    exitCode: number;
+    /** One line, without a trailing period. */
+    message: string;
+  };
+
+/** The message that warms a launch Worker (symbols loaded, ready for one launch) and its answer. */
+export const WARM = "warm";

@@ -1,0 +1,143 @@
+/**
+ * Stage 1 of a container launch, on its own single-use Worker thread (DENO-FACTS 2–4): save the
+ * pid namespace, join or create the container's namespaces, posix_spawn the init with the
+ * container's fds, restore the pid namespace, answer the pid. Synchronous calls only — only they
+ * are guaranteed to run on this thread — and no thread creation after unshare(CLONE_NEWPID).
+ * The launcher terminates this Worker right after the answer; its thread dies with the
+ * namespaces it joined.
+ *
+ * @module
+ */
+import {
+  CLONE_FS,
+  CLONE_NEWNS,
+  CLONE_NEWPID,
+  NAMESPACE_FLAGS,
+  preloadNamespace,
+  setns,
+  unshare,
+} from "../../ffi/namespace.ts";
+import {
+  closeFd,
+  dupCloexec,
+  O_CLOEXEC,
+  O_RDONLY,
+  O_RDWR,
+  openFd,
+  preloadProcess,
+} from "../../ffi/process.ts";
+import { type FileAction, posixSpawn, preloadSpawn } from "../../ffi/spawn.ts";
+import type { OciNamespace } from "./oci_spec.ts";
+import { WARM } from "./init_config.ts";
+
+/** What the launcher asks the Worker to do. */
+export interface WorkerRequest {
+  /** The spec's namespaces (no path: create; path: join). cgroup is left to the init. */
+  namespaces: OciNamespace[];
+  /** Program, argv and exact env of the init. */
+  path: string;
+  argv: string[];
+  env: string[];
+  /** fds in this process that become the child's 0, 1, 2, 3 (status), 4 (go), 5 (config). */
+  fds: number[];
+  /** Open this pty slave as fd 0 and controlling terminal (new session). */
+  ttySlave?: string;
+}
+
+/** The Worker's answer. */
+export type WorkerReply =
+  | { ok: true; pid: number; timings: { unshare: number; spawn: number } }
+  | { ok: false; message: string };
+
+// Source fds are moved to ≥ 100 first so the dup2 chain into 0..4 cannot clobber a source.
+const HIGH_FD = 100;
+
+function launch(req: WorkerRequest): WorkerReply {
+  const t0 = performance.now();
+  const savedPid = openFd("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
+  const opened: number[] = [];
+  let pidChanged = false;
+  try {
+    let flags = 0;
+    const joins: { fd: number; type: number; path: string }[] = [];
+    for (const ns of req.namespaces) {
+      const flag = NAMESPACE_FLAGS[ns.type];
+      if (flag === undefined) throw new Error(`Unknown namespace type "${ns.type}"`);
+      if (ns.type === "user") throw new Error("User namespaces are not supported");
+      if (ns.type === "cgroup" && !ns.path) continue; // the init creates it after the cgroup join
+      if (ns.path) {
+        const fd = openFd(ns.path, O_RDONLY | O_CLOEXEC);
+        opened.push(fd);
+        joins.push({ fd, type: flag, path: ns.path });
+      } else {
+        flags |= flag;
+      }
+    }
+    // Joining a mount namespace from a thread needs a private fs struct (DENO-FACTS 5).
+    if (joins.some((j) => j.type === CLONE_NEWNS)) unshare(CLONE_FS);
+    // Mount namespace last: the other paths were opened in the original view.
+    joins.sort((a, b) => (a.type === CLONE_NEWNS ? 1 : 0) - (b.type === CLONE_NEWNS ? 1 : 0));
+    for (const j of joins) {
+      setns(j.fd, j.type, j.path);
+      if (j.type === CLONE_NEWPID) pidChanged = true;
+    }
+    if (flags !== 0) unshare(flags);
+    if (flags & CLONE_NEWPID) pidChanged = true;
+    const t1 = performance.now();
+
+    const high = req.fds.map((fd) => {
+      const d = dupCloexec(fd, HIGH_FD);
+      opened.push(d);
+      return d;
+    });
+    const actions: FileAction[] = [];
+    for (let i = 0; i < high.length; i++) {
+      if (i === 0 && req.ttySlave) continue;
+      actions.push({ op: "dup2", fd: high[i], newfd: i });
+    }
+    if (req.ttySlave) actions.push({ op: "open", fd: 0, path: req.ttySlave, flags: O_RDWR });
+    actions.push({ op: "closefrom", fd: high.length });
+    const pid = posixSpawn({
+      path: req.path,
+      argv: req.argv,
+      env: req.env,
+      fileActions: actions,
+      setsid: req.ttySlave !== undefined,
+    });
+    const t2 = performance.now();
+    return { ok: true, pid, timings: { unshare: t1 - t0, spawn: t2 - t1 } };
+  } catch (err) {
+    return { ok: false, message: err instanceof Error ? err.message : String(err) };
+  } finally {
+    // Restore before anything could want a thread (DENO-FACTS 4).
+    if (pidChanged) {
+      try {
+        setns(savedPid, CLONE_NEWPID, "/proc/thread-self/ns/pid");
+      } catch {
+        // The Worker is terminated next either way.
+      }
+    }
+    closeFd(savedPid);
+    for (const fd of opened) closeFd(fd);
+  }
+}
+
+// deno-lint-ignore no-explicit-any
+const scope = self as any;
+let used = false;
+scope.onmessage = (ev: MessageEvent<WorkerRequest | typeof WARM>) => {
+  if (ev.data === WARM) {
+    preloadNamespace();
+    preloadProcess();
+    preloadSpawn();
+    scope.postMessage(WARM);
+    return;
+  }
+  // Single use: this thread's namespaces are no longer the engine's after one launch.
+  if (used) {
+    scope.postMessage({ ok: false, message: "The launch Worker was already used" });
+    return;
+  }
+  used = true;
+  scope.postMessage(launch(ev.data));
+};

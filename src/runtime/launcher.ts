@@ -1,0 +1,468 @@
+/**
+ * Launching a container's first process (issue "run", ARCHITECTURE "How a container starts").
+ *
+ * ```
+ * launch(req)
+ *   ├─ Worker (launch_worker.ts): save pid ns → unshare/setns → posix_spawn(init) → restore pid ns
+ *   ├─ req.onSpawn(pid)            ← the engine joins the container's cgroups here
+ *   ├─ go byte → init: cgroup ns, mounts, pivot_root, hostname, exec lookup → "ready"
+ *   └─ resolves ContainerProcess (created: init waits on the start gate)
+ * proc.start()  → gate byte → init: rlimits, caps, uid/gid, no_new_privs, seccomp → execve
+ * proc.exited   → the reaper's exit status (the pid never changes)
+ * ```
+ *
+ * Errors: a setup failure rejects `launch` with a {@link LaunchError} (exit code 125, or 126/127
+ * when the command cannot be found or executed — looked up before the gate, as runc does); an
+ * execve failure after the gate rejects `start()` the same way. Nothing is left running on
+ * failure.
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { close, read, setNonblocking } from "../../ffi/io.ts";
+import {
+  closeFd,
+  memfd,
+  mkfifo,
+  O_CLOEXEC,
+  O_NONBLOCK,
+  O_WRONLY,
+  openFd,
+  pipe,
+  writeFd,
+} from "../../ffi/process.ts";
+import { DockerTsError, type ErrorKind, InvalidStateError } from "../errors.ts";
+import { type InitConfig, type InitStatus, WARM } from "./init_config.ts";
+import { ioLoop } from "./io_loop.ts";
+import type { OciSpec, RootfsMount } from "./oci_spec.ts";
+import { type ExitStatus, reaper as sharedReaper } from "./reaper.ts";
+import type { StdioPlan } from "./stdio.ts";
+import type { WorkerReply, WorkerRequest } from "./launch_worker.ts";
+
+export type { ExitStatus } from "./reaper.ts";
+export type { StdioPlan } from "./stdio.ts";
+
+/** The part of the reaper the launcher uses (src/runtime/reaper.ts). */
+export interface ChildWatcher {
+  /** Resolves when the child `pid` exits. */
+  watch(pid: number): Promise<ExitStatus>;
+}
+
+/** Everything needed to launch a container's first process. */
+export interface LaunchRequest<S extends StdioPlan = StdioPlan> {
+  /** Container id (names things in errors). */
+  id: string;
+  /** The fully defaulted OCI spec; `root.path` is where the rootfs gets mounted. */
+  spec: OciSpec;
+  /** How to mount the rootfs on `spec.root.path` (null: it already is a mount point or a dir to bind). */
+  rootfs: RootfsMount | null;
+  /** Runtime directory of this container (the start gate fifo goes here). Must exist. */
+  runDir: string;
+  /** The container's stdio, from the stdio layer. */
+  stdio: S;
+  /** Reaps the init (FFI-spawned children are not reaped by Deno); default: the shared reaper. */
+  reaper?: ChildWatcher;
+  /**
+   * Runs after the spawn, before the init creates its cgroup namespace and mounts the cgroup
+   * view: join the container's cgroups here (write `pid` to each cgroup.procs). Joining later
+   * still limits the container, but its /proc/self/cgroup then shows paths relative to the
+   * engine's cgroup. A throw aborts the launch (the init is killed and reaped).
+   */
+  onSpawn?: (pid: number) => void | Promise<void>;
+  /**
+   * The container's cgroup directories (the cgroup driver's `CgroupHandle.paths`: v1 keyed by
+   * hierarchy directory name, v2 by `""`). Used only without a new cgroup namespace, where they
+   * are bind-mounted read-only at /sys/fs/cgroup/<key> (Docker's cgroupns=host view); with a
+   * cgroup namespace the init mounts each hierarchy fresh, rooted at the container's cgroup.
+   */
+  cgroupPaths?: Readonly<Record<string, string>>;
+  /** Receives each stage's duration (`launch.worker`, `launch.initBoot`, …, `launch.exec`). */
+  onTiming?: (stage: string, milliseconds: number) => void;
+  /** Deno binary for the init (default `Deno.execPath()`). */
+  denoPath?: string;
+}
+
+/** How the container's process ended. */
+export interface ContainerExit extends ExitStatus {
+  /** Set when the init reported why it could not exec (Docker's message). */
+  error?: string;
+}
+
+/** A launched container process (created; runs the command after {@link start}). */
+export interface ContainerProcess<S extends StdioPlan = StdioPlan> {
+  /** Host pid; stays the same through the exec. */
+  readonly pid: number;
+  /** Field 22 of /proc/<pid>/stat, the guard against pid reuse in state.json. */
+  readonly startTime: number;
+  /** The stdio the request carried. */
+  readonly stdio: S;
+  /** Milliseconds per launch stage (worker, unshare, spawn, initBoot, mounts, …; exec after start). */
+  readonly timings: Record<string, number>;
+  /** Opens the start gate; resolves once the command is exec'd, rejects with LaunchError if not. */
+  start(): Promise<void>;
+  /** Resolves when the process exits. */
+  readonly exited: Promise<ContainerExit>;
+  /**
+   * Sends a signal to the process (no-op once it has exited). Before the command is exec'd the
+   * process is the init, PID 1 of its pid namespace, which the kernel shields from every signal
+   * it does not handle except SIGKILL: then any signal is sent as SIGKILL.
+   */
+  kill(signal?: Deno.Signal): void;
+}
+
+/** Docker's kind of launch failure: carries the exit code `docker run` returns (125/126/127). */
+export class LaunchError extends DockerTsError {
+  /** 125 engine/setup error, 126 cannot execute, 127 not found. */
+  readonly exitCode: number;
+  /** An error for exit code `exitCode` with a one-line `message`. */
+  constructor(exitCode: number, message: string, options?: ErrorOptions) {
+    const kind: ErrorKind = exitCode === 127
+      ? "NotFound"
+      : exitCode === 126
+      ? "InvalidArgument"
+      : "Internal";
+    super(kind, message, options);
+    this.exitCode = exitCode;
+  }
+}
+
+/** Name of the start gate fifo inside the run directory. */
+export const GATE_NAME = "start.fifo";
+
+const INIT_PATH = new URL("./init.ts", import.meta.url);
+const WORKER_URL = new URL("./launch_worker.ts", import.meta.url);
+
+/** The Deno arguments of the init: everything it needs, nothing that costs boot time. */
+function initArgv(deno: string): string[] {
+  return [
+    deno,
+    "run",
+    "--allow-all",
+    "--no-prompt",
+    "--no-config",
+    "--no-lock",
+    "--quiet",
+    decodeURIComponent(INIT_PATH.pathname),
+  ];
+}
+
+function initEnv(): string[] {
+  const env = ["NO_COLOR=1", "DENO_NO_UPDATE_CHECK=1", "RUST_BACKTRACE=0"];
+  for (const name of ["HOME", "DENO_DIR", "DOCKER_TS_LIBC", "PATH"]) {
+    const v = Deno.env.get(name);
+    if (v !== undefined) env.push(`${name}=${v}`);
+  }
+  return env;
+}
+
+/** Reads field 22 (starttime, in clock ticks since boot) of /proc/<pid>/stat. */
+export function processStartTime(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // fields[0] is field 3 (state).
+  return Number(fields[19]);
+}
+
+function runWorker(worker: Worker, req: WorkerRequest): Promise<WorkerReply> {
+  return new Promise((resolve) => {
+    worker.onmessage = (ev: MessageEvent<WorkerReply | typeof WARM>) => {
+      if (ev.data !== WARM) resolve(ev.data);
+    };
+    worker.onerror = (ev: ErrorEvent) => {
+      ev.preventDefault();
+      resolve({ ok: false, message: ev.message });
+    };
+    worker.postMessage(req);
+  });
+}
+
+let spare: Worker | undefined;
+
+/**
+ * Starts a launch Worker ahead of time (its ~10 ms construction and module/symbol loading then
+ * overlap other work): call it when a launch is coming, e.g. at the start of `run` before the
+ * image and snapshot work, or in the daemon after each launch. The next {@link launch} takes it.
+ * Each Worker still serves exactly one launch. Idempotent while a spare exists.
+ */
+export function warmLaunchWorker(): void {
+  if (spare) return;
+  spare = new Worker(WORKER_URL, { type: "module" });
+  spare.postMessage(WARM);
+}
+
+/** Terminates the spare launch Worker, if any (an idle engine shutting down). */
+export function discardLaunchWorker(): void {
+  spare?.terminate();
+  spare = undefined;
+}
+
+function takeWorker(): Worker {
+  const w = spare ?? new Worker(WORKER_URL, { type: "module" });
+  spare = undefined;
+  return w;
+}
+
+/** Line reader over the nonblocking status pipe, driven by the shared I/O loop. */
+class StatusPipe {
+  #fd: number;
+  #buf = "";
+  #scratch = new Uint8Array(4096);
+  #decoder = new TextDecoder();
+  #eof = false;
+
+  constructor(fd: number) {
+    this.#fd = fd;
+    setNonblocking(fd);
+  }
+
+  /** The next status line, or null at end of file (the init exec'd or died). */
+  async next(): Promise<InitStatus | null> {
+    for (;;) {
+      const nl = this.#buf.indexOf("\n");
+      if (nl !== -1) {
+        const line = this.#buf.slice(0, nl);
+        this.#buf = this.#buf.slice(nl + 1);
+        try {
+          return JSON.parse(line) as InitStatus;
+        } catch {
+          continue; // not ours (should not happen): skip
+        }
+      }
+      if (this.#eof || this.#fd < 0) return null;
+      const n = read(this.#fd, this.#scratch);
+      if (n === null) {
+        await ioLoop().waitReadable(this.#fd);
+        continue;
+      }
+      if (n === 0) {
+        this.#eof = true;
+        continue;
+      }
+      this.#buf += this.#decoder.decode(this.#scratch.subarray(0, n), { stream: true });
+    }
+  }
+
+  close(): void {
+    if (this.#fd < 0) return;
+    ioLoop().closeFd(this.#fd);
+    this.#fd = -1;
+  }
+}
+
+function tryClose(fd: number): void {
+  if (fd < 0) return;
+  try {
+    close(fd);
+  } catch {
+    // already closed
+  }
+}
+
+/**
+ * Writes the start byte into a container's gate (used by `start()`, and by a process that did
+ * not create the container, e.g. the OCI CLI's `start`). Throws InvalidStateError when no init
+ * waits on it.
+ */
+export function openStartGate(gatePath: string): void {
+  let fd: number;
+  try {
+    // Nonblocking: ENXIO instead of blocking forever when the init is gone.
+    fd = openFd(gatePath, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  } catch (err) {
+    throw new InvalidStateError(
+      `Cannot start container: its init is not waiting on "${gatePath}"`,
+      { cause: err },
+    );
+  }
+  try {
+    writeFd(fd, new Uint8Array([1]));
+  } finally {
+    closeFd(fd);
+  }
+}
+
+/**
+ * Launches the container's init inside new namespaces and waits until it is set up and waiting
+ * on its start gate. See the module doc for the sequence and the error contract.
+ */
+export async function launch<S extends StdioPlan>(
+  req: LaunchRequest<S>,
+): Promise<ContainerProcess<S>> {
+  const t0 = performance.now();
+  const timings: Record<string, number> = {};
+  const mark = (name: string, since: number): number => {
+    const now = performance.now();
+    timings[name] = now - since;
+    return now;
+  };
+  // A warm Worker if there is one; else a new one boots while we prepare.
+  const worker = takeWorker();
+  const fds: number[] = [];
+  let gatePath = "";
+  try {
+    const ns = req.spec.linux.namespaces;
+    if (!ns.some((n) => n.type === "mount" && !n.path)) {
+      throw new LaunchError(
+        125,
+        `Cannot launch container "${req.id}": it needs a new mount namespace`,
+      );
+    }
+    gatePath = path.join(req.runDir, GATE_NAME);
+    fs.rmSync(gatePath, { force: true });
+    mkfifo(gatePath, 0o600);
+    const config: InitConfig = {
+      spec: req.spec,
+      rootfs: req.rootfs,
+      gatePath,
+      newCgroupNs: ns.some((n) => n.type === "cgroup" && !n.path),
+      consolePath: req.stdio.tty?.slavePath,
+      cgroupPaths: req.cgroupPaths,
+    };
+    const configFd = memfd("docker-ts-init-config");
+    fds.push(configFd);
+    writeFd(configFd, new TextEncoder().encode(JSON.stringify(config)));
+    const [statusR, statusW] = pipe();
+    fds.push(statusR, statusW);
+    const [goR, goW] = pipe();
+    fds.push(goR, goW);
+    let t = mark("prepare", t0);
+
+    const reply = await runWorker(worker, {
+      namespaces: ns,
+      path: req.denoPath ?? Deno.execPath(),
+      argv: initArgv(req.denoPath ?? Deno.execPath()),
+      env: initEnv(),
+      fds: [...req.stdio.childFds, statusW, goR, configFd],
+      ttySlave: req.stdio.tty?.slavePath,
+    });
+    req.stdio.closeChildEnds();
+    tryClose(statusW);
+    tryClose(goR);
+    tryClose(configFd);
+    fds.length = 0;
+    fds.push(statusR, goW);
+    if (!reply.ok) {
+      throw new LaunchError(125, `Cannot launch container "${req.id}": ${reply.message}`);
+    }
+    timings.unshare = reply.timings.unshare;
+    timings.spawn = reply.timings.spawn;
+    const spawnedWall = performance.timeOrigin + performance.now();
+    t = mark("worker", t);
+    timings.worker -= reply.timings.unshare + reply.timings.spawn;
+    const pid = reply.pid;
+    const status = new StatusPipe(statusR);
+    fds.length = 0;
+    fds.push(goW);
+    let exitedFlag = false;
+    let execError: string | undefined;
+    const exited: Promise<ContainerExit> = (req.reaper ?? sharedReaper()).watch(pid).then((s) => {
+      exitedFlag = true;
+      return execError ? { ...s, error: execError } : s;
+    });
+    const abort = async (err: unknown): Promise<never> => {
+      if (!exitedFlag) {
+        try {
+          Deno.kill(pid, "SIGKILL");
+        } catch {
+          // already gone
+        }
+      }
+      status.close();
+      await exited.catch(() => undefined);
+      throw err;
+    };
+
+    try {
+      if (req.onSpawn) await req.onSpawn(pid);
+      writeFd(goW, new Uint8Array([1]));
+    } catch (err) {
+      tryClose(goW);
+      fds.length = 0;
+      return await abort(
+        new LaunchError(125, `Cannot launch container "${req.id}": ${(err as Error).message}`, {
+          cause: err,
+        }),
+      );
+    }
+    tryClose(goW);
+    fds.length = 0;
+    // Terminated once the init is on its way: terminate() costs a few ms of this thread.
+    worker.terminate();
+    t = mark("onSpawn", t);
+
+    const first = await status.next();
+    if (first === null || first.t !== "ready") {
+      if (first?.t === "error") {
+        status.close();
+        await exited;
+        fs.rmSync(gatePath, { force: true });
+        throw new LaunchError(first.exitCode, first.message);
+      }
+      const s = await exited;
+      status.close();
+      fs.rmSync(gatePath, { force: true });
+      throw new LaunchError(
+        125,
+        `Cannot launch container "${req.id}": its init exited during setup (exit code ${s.exitCode})`,
+      );
+    }
+    // The init reports wall-clock stage ends; the spawn time is ours.
+    const it = first.timings;
+    timings.initBoot = it.main - spawnedWall;
+    timings.mounts = it.mounts - it.main;
+    timings.pivot = it.pivot - it.mounts;
+    timings.setup = it.setup - it.pivot;
+    timings.ready = performance.timeOrigin + performance.now() - it.ready;
+    const startTime = processStartTime(pid);
+    timings.total = performance.now() - t0;
+    if (req.onTiming) {
+      for (const [k, v] of Object.entries(timings)) req.onTiming(`launch.${k}`, v);
+    }
+
+    let started = false;
+    let execDone = false;
+    const proc: ContainerProcess<S> = {
+      pid,
+      startTime,
+      stdio: req.stdio,
+      timings,
+      exited,
+      kill(signal: Deno.Signal = "SIGTERM"): void {
+        if (exitedFlag) return;
+        try {
+          Deno.kill(pid, execDone ? signal : "SIGKILL");
+        } catch {
+          // raced with the exit
+        }
+      },
+      async start(): Promise<void> {
+        if (started) throw new InvalidStateError(`Container "${req.id}" is already started`);
+        started = true;
+        const ts = performance.now();
+        try {
+          openStartGate(gatePath);
+        } catch (err) {
+          status.close();
+          throw err;
+        }
+        fs.rmSync(gatePath, { force: true });
+        const msg = await status.next();
+        status.close();
+        timings.exec = performance.now() - ts;
+        req.onTiming?.("launch.exec", timings.exec);
+        execDone = true;
+        if (msg?.t === "error") {
+          execError = msg.message;
+          throw new LaunchError(msg.exitCode, msg.message);
+        }
+      },
+    };
+    return proc;
+  } catch (err) {
+    worker.terminate();
+    for (const fd of fds) tryClose(fd);
+    if (gatePath) fs.rmSync(gatePath, { force: true });
+    throw err;
+  }
+}
