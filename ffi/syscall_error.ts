@@ -27,6 +27,11 @@ export class SyscallError extends Error {
   /** A second path, when there is one. */
   readonly dest?: string;
 
+  /**
+   * @param syscall The failed call, e.g. `mount`.
+   * @param errno The errno read right after the call.
+   * @param options What the call acted on, and an optional action text.
+   */
   constructor(syscall: string, errno: number, options: SyscallErrorOptions = {}) {
     const code = errnoName(errno);
     let text: string;

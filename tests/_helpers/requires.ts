@@ -19,7 +19,9 @@ export type Need =
   | "skopeo"
   | "umoci"
   | "podman"
-  | "docker-cli";
+  | "docker-cli"
+  | "nft"
+  | "attr";
 
 const BINARIES: Partial<Record<Need, string>> = {
   busybox: "/bin/busybox",
@@ -28,6 +30,8 @@ const BINARIES: Partial<Record<Need, string>> = {
   umoci: "/usr/bin/umoci",
   podman: "/usr/bin/podman",
   "docker-cli": "/usr/bin/docker",
+  nft: "/usr/sbin/nft",
+  attr: "/usr/bin/getfattr",
 };
 
 function exists(p: string): boolean {
