@@ -1,0 +1,110 @@
+/**
+ * Loads a compiled seccomp filter in the container's init, right before execve. Kept tiny (no
+ * compiler, no zod) because it sits on the container start path.
+ *
+ * The filter attaches to the calling thread only (no TSYNC): the init execs from that thread,
+ * and the new program inherits its filter, while Deno's other threads — gone at execve — never
+ * run under a profile that might kill them.
+ *
+ * The kernel demands no_new_privs or CAP_SYS_ADMIN in the effective set. Docker does not set
+ * no_new_privs by default, so without `no-new-privileges` the filter must be loaded **before**
+ * the capabilities are dropped (runc does the same); the profile then has to allow what the
+ * remaining credential steps call (Docker's default does: prctl, capset, setresuid, setgroups).
+ *
+ * @module
+ */
+import { SECCOMP_PROGRAM_KEY } from "../security/seccomp/program_key.ts";
+import { seccompSetModeFilter } from "../../ffi/seccomp.ts";
+import { PR_SET_NO_NEW_PRIVS, prctl } from "../../ffi/process.ts";
+import { SyscallError } from "../../ffi/syscall_error.ts";
+import { InternalError, InvalidArgumentError } from "../errors.ts";
+
+/** prctl(PR_GET_NO_NEW_PRIVS). */
+const PR_GET_NO_NEW_PRIVS = 39;
+
+/** Filter flags by the names profiles use. */
+const FLAG_BITS: Readonly<Record<string, number>> = {
+  SECCOMP_FILTER_FLAG_TSYNC: 1,
+  SECCOMP_FILTER_FLAG_LOG: 2,
+  SECCOMP_FILTER_FLAG_SPEC_ALLOW: 4,
+  SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
+};
+
+/** Options of {@link loadSeccompProgram}. */
+export interface LoadSeccompOptions {
+  /** seccomp(2) flags, as bits or the profile's flag names. Default none. */
+  flags?: number | readonly string[];
+  /** Set no_new_privs first (irreversible; inherited across execve). Default false. */
+  noNewPrivs?: boolean;
+}
+
+function flagBits(flags: LoadSeccompOptions["flags"]): number {
+  if (flags === undefined) return 0;
+  if (typeof flags === "number") return flags;
+  let bits = 0;
+  for (const f of flags) {
+    const b = FLAG_BITS[f];
+    if (b === undefined) throw new InvalidArgumentError(`Unknown seccomp flag "${f}"`);
+    bits |= b;
+  }
+  return bits;
+}
+
+/**
+ * Attaches `program` (`struct sock_filter[]`, as from `compileProfile`) to the calling thread.
+ *
+ * @throws InternalError wrapping the SyscallError; for EACCES the message says that neither
+ *   no_new_privs nor CAP_SYS_ADMIN was in effect
+ */
+export function loadSeccompProgram(
+  program: Uint8Array<ArrayBuffer>,
+  options: LoadSeccompOptions = {},
+): void {
+  if (options.noNewPrivs) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, "PR_SET_NO_NEW_PRIVS");
+  try {
+    seccompSetModeFilter(program, flagBits(options.flags));
+  } catch (err) {
+    if (err instanceof SyscallError && err.code === "EACCES") {
+      const nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0, "PR_GET_NO_NEW_PRIVS");
+      throw new InternalError(
+        `${err.message} (no_new_privs is ${
+          nnp ? "set" : "unset"
+        } and CAP_SYS_ADMIN is not effective: load the filter before dropping capabilities)`,
+        { cause: err },
+      );
+    }
+    throw new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
+  }
+}
+
+/** Decodes the program docker-ts attaches to `linux.seccomp`; undefined when there is none. */
+export function programFromSpec(seccomp: unknown): Uint8Array<ArrayBuffer> | undefined {
+  if (typeof seccomp !== "object" || seccomp === null) return undefined;
+  const b64 = (seccomp as Record<string, unknown>)[SECCOMP_PROGRAM_KEY];
+  if (typeof b64 !== "string") return undefined;
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/**
+ * Loads the filter described by the spec's `linux.seccomp` (the shape `seccompForContainer`
+ * returns). Does nothing for `undefined`/`null` (unconfined).
+ *
+ * @throws InvalidArgumentError when `linux.seccomp` carries no compiled program
+ */
+export function loadSeccompFromSpec(seccomp: unknown, options: LoadSeccompOptions = {}): void {
+  if (seccomp === undefined || seccomp === null) return;
+  const program = programFromSpec(seccomp);
+  if (!program) {
+    throw new InvalidArgumentError(
+      `Cannot load seccomp filter: linux.seccomp has no "${SECCOMP_PROGRAM_KEY}" program`,
+    );
+  }
+  const flags = (seccomp as { flags?: unknown }).flags;
+  loadSeccompProgram(program, {
+    ...options,
+    ...(options.flags === undefined && Array.isArray(flags) ? { flags: flags as string[] } : {}),
+  });
+}
