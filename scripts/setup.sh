@@ -28,7 +28,7 @@ command -v apt-get >/dev/null || die "apt-get not found: this script targets Deb
 #   util-linux (unshare, mount)  ca-certificates, git
 packages=(
   busybox-static docker-registry skopeo umoci debootstrap iproute2 iptables nftables podman
-  crun runc attr util-linux ca-certificates git
+  crun runc attr util-linux ca-certificates git apache2-utils
 )
 deno_ok() {
   command -v deno >/dev/null 2>&1 || return 1
