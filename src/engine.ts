@@ -1,0 +1,1117 @@
+/**
+ * The Engine: composes the image service, the container store, the spec builder, cgroups and the
+ * runtime launcher behind {@link EngineApi}. Every verb runs load → derive status → check the
+ * transition → act → write facts. Heavy modules (image pull, FFI runtime) load lazily so `run`
+ * pays only for what it uses.
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import type { CgroupDriver, CgroupHandle } from "./cgroups/types.ts";
+import { type ContainerRecord, ContainerStore, type StoredContainer } from "./container/store.ts";
+import { newContainerId } from "./container/ids.ts";
+import { assertCanDo, type ContainerState, deriveStatus } from "./container/state.ts";
+import {
+  type ConsoleSize,
+  ContainerExecError,
+  type ContainerInspect,
+  type ContainerStatus,
+  type ContainerSummary,
+  type CreateResult,
+  type EngineApi,
+  type ImageInspect,
+  type ImageRemoveReport,
+  type ImageSummary,
+  type InspectMount,
+  type LoginOptions,
+  type PullOptions,
+  type RemoveOptions,
+  type RunIo,
+  type StartOptions,
+  type TimingCallback,
+  type WaitOptions,
+} from "./engine_api.ts";
+import {
+  describeError,
+  InternalError,
+  InvalidArgumentError,
+  NotFoundError,
+  NotImplementedError,
+} from "./errors.ts";
+import { Paths } from "./paths.ts";
+import type { OciSpec, RootfsMount } from "./runtime/oci_spec.ts";
+import type { StdioPlan } from "./runtime/stdio.ts";
+import { buildSpec, type ImageRunConfig, prepareBindSources } from "./spec/build_spec.ts";
+import {
+  hostNetworkHostsContent,
+  hostsContent,
+  readHostResolvConf,
+  resolvConfContent,
+} from "./spec/etc_files.ts";
+import {
+  parseRunOptions,
+  type RunOptions,
+  type RunOptionsInput,
+  signalNumber,
+  SIGNALS,
+} from "./spec/run_options.ts";
+import {
+  describeRootfs,
+  prepareSnapshotDirs,
+  readFileFromLayers,
+  snapshotDirs,
+} from "./storage/container_snapshot.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Seams to the other parts. The real implementations load lazily; tests may inject fakes.
+
+/** What `create` needs from the image service. */
+export interface ImageForRun {
+  /** `sha256:<hex>` of the image config. */
+  imageId: string;
+  /** The image config's `config` object (Docker shape). */
+  config: ImageRunConfig;
+  /** Unpacked layer directories, base layer first. */
+  layerDiffDirs: string[];
+}
+
+/** The image operations the engine delegates (implemented by `ImageService`). */
+export interface ImageBackend {
+  resolveForRun(ref: string, options?: { platform?: string }): Promise<ImageForRun> | ImageForRun;
+  pull(ref: string, options?: PullOptions): Promise<unknown>;
+  // deno-lint-ignore no-explicit-any
+  [method: string]: any;
+}
+
+/** Where the child's stdio goes (the runtime's `StdioPlan`). */
+export interface StdioPlanLike {
+  childFds: [number, number, number];
+  tty?: { slavePath: string };
+  closeChildEnds(): void;
+}
+
+/** How a container process ended. */
+export interface ExitInfo {
+  exitCode: number;
+  signal?: string;
+}
+
+/** A launched container process (the runtime's `ContainerProcess`). */
+export interface ContainerProcessLike {
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat. */
+  startTime: string | number;
+  /** Opens the start gate: the init drops privileges and execs the command. */
+  start(): Promise<void> | void;
+  /** Resolves when the process has exited (reaped). */
+  exited: Promise<ExitInfo | number>;
+  kill(signal?: Deno.Signal): void;
+}
+
+/** What the engine hands the launcher. */
+export interface LaunchRequestLike {
+  id: string;
+  spec: OciSpec;
+  rootfs: RootfsMount | null;
+  /** Runtime-only directory of the container (`<runroot>/containers/<id>`). */
+  runDir: string;
+  stdio: StdioPlanLike;
+  /** Called with the pid right after the spawn, before the init continues (cgroup join). */
+  onSpawn?: (pid: number) => void;
+  /** cgroup directories to show at the container's /sys/fs/cgroup. */
+  cgroupPaths?: Readonly<Record<string, string>>;
+  onTiming?: TimingCallback;
+}
+
+/** The runtime launcher. */
+export interface RuntimeBackend {
+  launch(request: LaunchRequestLike): Promise<ContainerProcessLike>;
+}
+
+/** The stdio the engine gets back from the runtime (`createStdio`). */
+interface StdioLike extends StdioPlanLike {
+  stdin?: WritableStream<Uint8Array>;
+  stdout?: ReadableStream<Uint8Array>;
+  stderr?: ReadableStream<Uint8Array>;
+  pty?: { resize(rows: number, cols: number): void };
+  close(options?: { streams?: boolean }): void;
+}
+
+/** Creates stdio for a container (the runtime's `createStdio`). */
+export type StdioFactory = (options: {
+  stdin: "pipe" | "null";
+  stdout: "pipe" | "null";
+  stderr: "pipe" | "null";
+  tty?: { rows: number; cols: number };
+}) => StdioLike;
+
+/** Options of {@link Engine}. */
+export interface EngineOptions {
+  /** Persistent root (default `/var/lib/docker-ts`, or `DOCKER_TS_ROOT`). */
+  root?: string;
+  /** Runtime root (default `/run/docker-ts`). */
+  runroot?: string;
+  /** Test seams; default: the real implementations, loaded on first use. */
+  images?: ImageBackend;
+  runtime?: RuntimeBackend;
+  stdio?: StdioFactory;
+  /** null: no cgroups (tests without root). */
+  cgroups?: CgroupDriver | null;
+  /** Environment for bare `-e NAME` / env-file names (default `Deno.env`). */
+  lookupEnv?: (name: string) => string | undefined;
+}
+
+const NEVER = "0001-01-01T00:00:00Z";
+
+interface Live {
+  proc: ContainerProcessLike;
+  /** Resolves with the exit code once the process is gone, output drained and facts written. */
+  done: Promise<number>;
+  stdio: StdioLike;
+}
+
+function nowIso(): string {
+  return new Date().toISOString();
+}
+
+/** Docker's exit code for an exit record. */
+function exitCodeOf(e: ExitInfo | number): number {
+  return typeof e === "number" ? e : e.exitCode;
+}
+
+function errorExitCode(err: unknown): number | undefined {
+  const code = (err as { exitCode?: unknown } | null)?.exitCode;
+  return typeof code === "number" ? code : undefined;
+}
+
+/**
+ * The container engine, in-process.
+ *
+ * @example
+ * ```ts ignore
+ * import { Engine } from "./engine.ts";
+ * const engine = new Engine({ root: "/tmp/dts/root", runroot: "/tmp/dts/run" });
+ * await engine.load(".fixtures/busybox.tar");
+ * const code = await engine.run({ image: "busybox", cmd: ["echo", "hello"], rm: true }, {
+ *   stdout: Deno.stdout.writable,
+ * });
+ * console.log(code); // 0
+ * ```
+ */
+export class Engine implements EngineApi {
+  readonly paths: Paths;
+  readonly #store: ContainerStore;
+  readonly #options: EngineOptions;
+  #images?: ImageBackend;
+  #runtime?: RuntimeBackend;
+  #stdio?: StdioFactory;
+  #cgroups?: CgroupDriver | null;
+  readonly #live = new Map<string, Live>();
+  readonly #trace: boolean;
+
+  constructor(options: EngineOptions = {}) {
+    this.#options = options;
+    this.paths = new Paths(
+      options.root ?? Deno.env.get("DOCKER_TS_ROOT") ?? undefined,
+      options.runroot,
+    );
+    this.#store = new ContainerStore(this.paths);
+    this.#images = options.images;
+    this.#runtime = options.runtime;
+    this.#stdio = options.stdio;
+    this.#cgroups = options.cgroups;
+    this.#trace = Deno.env.get("DOCKER_TS_TRACE") === "1";
+  }
+
+  /** The container store (for the API server and tests). */
+  get store(): ContainerStore {
+    return this.#store;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Lazy dependencies
+
+  async #imageBackend(): Promise<ImageBackend> {
+    if (!this.#images) {
+      // Loaded on first use: `--help` and container-only verbs never pay for the image code.
+      const [{ ImageService }, { LayerStore }, { HostLayerFs }] = await Promise.all([
+        import("./image/image_service.ts"),
+        import("./storage/layer_store.ts"),
+        import("./runtime/host_layer_fs.ts"),
+      ]);
+      const layers = new LayerStore(this.paths, new HostLayerFs());
+      this.#images = new ImageService(this.paths, layers) as unknown as ImageBackend;
+    }
+    return this.#images;
+  }
+
+  async #runtimeBackend(): Promise<RuntimeBackend> {
+    if (!this.#runtime) {
+      const { launch } = await import("./runtime/launcher.ts");
+      this.#runtime = {
+        launch: (req) =>
+          launch({ ...req, stdio: req.stdio as unknown as StdioPlan }) as unknown as Promise<
+            ContainerProcessLike
+          >,
+      };
+    }
+    return this.#runtime;
+  }
+
+  async #stdioFactory(): Promise<StdioFactory> {
+    if (!this.#stdio) {
+      const mod = await import("./runtime/stdio.ts");
+      this.#stdio = (o) => mod.createStdio(o) as unknown as StdioLike;
+    }
+    return this.#stdio;
+  }
+
+  async #cgroupDriver(): Promise<CgroupDriver | null> {
+    if (this.#cgroups === undefined) {
+      const mod = await import("./cgroups/detect.ts");
+      this.#cgroups = mod.detectCgroupDriver();
+    }
+    return this.#cgroups;
+  }
+
+  #timer(onTiming?: TimingCallback): (stage: string) => void {
+    let last = performance.now();
+    return (stage: string) => {
+      const now = performance.now();
+      const ms = now - last;
+      last = now;
+      onTiming?.(stage, ms);
+      if (this.#trace) console.error(`[trace] ${stage} ${ms.toFixed(2)}ms`);
+    };
+  }
+
+  /** Id of a container using the image, for `rmi`'s conflict check. */
+  #imageUser(imageId: string): string | undefined {
+    for (const id of this.#store.ids()) {
+      try {
+        if (this.#store.get(id).record.imageId === imageId) return id;
+      } catch {
+        // removed meanwhile
+      }
+    }
+    return undefined;
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Images (delegated)
+
+  async #callImages<T>(method: string, ...args: unknown[]): Promise<T> {
+    const images = await this.#imageBackend();
+    if (typeof images[method] !== "function") {
+      throw new NotImplementedError(`Cannot ${method}: the image service does not support it yet`);
+    }
+    return await images[method](...args) as T;
+  }
+
+  /** {@inheritDoc EngineApi.pull} */
+  async pull(ref: string, options?: PullOptions): Promise<ImageSummary> {
+    const result = await this.#callImages<{ imageId?: string } | ImageSummary>(
+      "pull",
+      ref,
+      options,
+    );
+    if ("Id" in result) return result;
+    const list = await this.listImages({ all: true });
+    const found = list.find((i) => i.Id === result.imageId);
+    if (!found) throw new InternalError(`Cannot find pulled image "${ref}"`);
+    return found;
+  }
+  /** {@inheritDoc EngineApi.push} */
+  push(ref: string, options?: { onProgress?: PullOptions["onProgress"] }): Promise<unknown> {
+    return this.#callImages("push", ref, options);
+  }
+  /** {@inheritDoc EngineApi.listImages} */
+  listImages(options?: { all?: boolean }): Promise<ImageSummary[]> {
+    return this.#callImages("list", options);
+  }
+  /** {@inheritDoc EngineApi.inspectImage} */
+  inspectImage(ref: string): Promise<ImageInspect> {
+    return this.#callImages("inspect", ref);
+  }
+  /** {@inheritDoc EngineApi.tag} */
+  tag(source: string, target: string): Promise<void> {
+    return this.#callImages("tag", source, target);
+  }
+  /** {@inheritDoc EngineApi.removeImage} */
+  removeImage(
+    ref: string,
+    options?: { force?: boolean; noPrune?: boolean },
+  ): Promise<ImageRemoveReport[]> {
+    return this.#callImages("remove", ref, {
+      ...options,
+      inUse: (imageId: string) => this.#imageUser(imageId),
+    });
+  }
+  /** {@inheritDoc EngineApi.save} */
+  save(refs: string[], output: string | WritableStream<Uint8Array>): Promise<void> {
+    return this.#callImages("save", refs, output);
+  }
+  /** {@inheritDoc EngineApi.load} */
+  load(input: string | ReadableStream<Uint8Array>): Promise<string[]> {
+    return this.#callImages("load", input);
+  }
+  /** {@inheritDoc EngineApi.importImage} */
+  importImage(
+    input: string | ReadableStream<Uint8Array>,
+    options?: { ref?: string; changes?: string[] },
+  ): Promise<string> {
+    return this.#callImages("import", input, options);
+  }
+  /** {@inheritDoc EngineApi.login} */
+  login(options: LoginOptions): Promise<void> {
+    return this.#callImages("login", options);
+  }
+  /** {@inheritDoc EngineApi.logout} */
+  logout(server?: string): Promise<void> {
+    return this.#callImages("logout", server);
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Containers
+
+  async #resolveImage(opts: RunOptions, onTiming?: TimingCallback): Promise<ImageForRun> {
+    const tick = this.#timer(onTiming);
+    const images = await this.#imageBackend();
+    const resolve = async (): Promise<ImageForRun> =>
+      await images.resolveForRun(opts.image, { platform: opts.platform });
+    if (opts.pull === "always") {
+      await images.pull(opts.image, { platform: opts.platform });
+      tick("create.pull");
+      return await resolve();
+    }
+    try {
+      const found = await resolve();
+      tick("create.image");
+      return found;
+    } catch (err) {
+      if (!(err instanceof NotFoundError) || opts.pull === "never") throw err;
+      await images.pull(opts.image, { platform: opts.platform });
+      tick("create.pull");
+      return await resolve();
+    }
+  }
+
+  /** {@inheritDoc EngineApi.create} */
+  async create(
+    input: RunOptionsInput,
+    io: { onTiming?: TimingCallback } = {},
+  ): Promise<CreateResult> {
+    const tick = this.#timer(io.onTiming);
+    const opts = parseRunOptions(input);
+    tick("create.options");
+    const image = await this.#resolveImage(opts, io.onTiming);
+    tick("create.resolve");
+    const id = newContainerId();
+    const dir = this.#store.dir(id);
+    const snap = snapshotDirs(dir);
+    const etcFiles = {
+      hostname: path.join(dir, "hostname"),
+      hosts: path.join(dir, "hosts"),
+      resolvConf: path.join(dir, "resolv.conf"),
+    };
+    prepareBindSources(opts.mounts);
+    const spec = buildSpec({
+      id,
+      options: opts,
+      image: image.config,
+      readRootfsFile: (p) => readFileFromLayers(image.layerDiffDirs, p),
+      etcFiles,
+      rootfsPath: snap.merged,
+      lookupEnv: this.#options.lookupEnv,
+    });
+    tick("create.spec");
+    const hostNet = opts.network === "host";
+    const readHost = (p: string): string => {
+      try {
+        return fs.readFileSync(p, "utf8");
+      } catch {
+        return "";
+      }
+    };
+    const files = {
+      hostname: `${spec.hostname}\n`,
+      hosts: hostNet
+        ? hostNetworkHostsContent(readHost("/etc/hosts"), opts.addHosts)
+        : hostsContent({ hostname: spec.hostname!, extraHosts: opts.addHosts }),
+      "resolv.conf": resolvConfContent({
+        host: readHostResolvConf(),
+        hostNetwork: hostNet,
+        dns: opts.dns,
+        dnsSearch: opts.dnsSearch,
+        dnsOptions: opts.dnsOptions,
+      }),
+    };
+    const rootfs = describeRootfs(image.layerDiffDirs, dir, { readonly: opts.readOnly });
+    const labels = { ...(image.config.Labels ?? {}), ...opts.labels };
+    const args = spec.process.args;
+    const entrypoint = opts.entrypoint !== undefined
+      ? (opts.entrypoint.length ? opts.entrypoint : null)
+      : (image.config.Entrypoint?.length ? image.config.Entrypoint : null);
+    const cmd = args.slice(entrypoint?.length ?? 0);
+    await this.#store.create({
+      record: {
+        id,
+        image: opts.image,
+        imageId: image.imageId,
+        created: nowIso(),
+        options: opts,
+        labels,
+        entrypoint,
+        cmd: cmd.length ? cmd : null,
+        imageConfig: {
+          Env: image.config.Env ?? [],
+          WorkingDir: image.config.WorkingDir ?? "",
+          User: image.config.User ?? "",
+          ExposedPorts: image.config.ExposedPorts ?? undefined,
+        },
+        rootfs,
+        layerDirs: image.layerDiffDirs,
+        paths: {
+          dir,
+          config: path.join(dir, "config.json"),
+          ...etcFiles,
+          upper: snap.upper,
+          work: snap.work,
+          merged: snap.merged,
+        },
+      },
+      requestedName: opts.name,
+      spec,
+      files,
+      prepare: (tmp) => prepareSnapshotDirs(tmp),
+    });
+    tick("create.store");
+    return { Id: id, Warnings: [] };
+  }
+
+  #status(c: StoredContainer): ContainerStatus {
+    return deriveStatus(c.state);
+  }
+
+  /** {@inheritDoc EngineApi.start} */
+  async start(ref: string, options: StartOptions = {}): Promise<void> {
+    const id = this.#store.resolve(ref);
+    await this.#startResolved(id, options);
+  }
+
+  async #startResolved(id: string, options: StartOptions): Promise<Live | undefined> {
+    const tick = this.#timer(options.onTiming);
+    const [runtime, makeStdio, driver] = await Promise.all([
+      this.#runtimeBackend(),
+      this.#stdioFactory(),
+      this.#cgroupDriver(),
+    ]);
+    tick("start.load");
+    const outcome = await this.#store.locked(id, async (): Promise<
+      { live?: Live; gateError?: unknown }
+    > => {
+      const c = this.#store.get(id);
+      const status = this.#status(c);
+      // Docker answers 304 (nothing to do) for a running container.
+      if (status === "running" || status === "paused") return {};
+      assertCanDo("start", status, id);
+      const { record } = c;
+      const spec = this.#store.spec(id);
+      const tty = record.options.tty;
+      const stdio = makeStdio({
+        stdin: record.options.interactive && options.stdin ? "pipe" : "null",
+        stdout: options.stdout ? "pipe" : "null",
+        stderr: options.stderr ? "pipe" : "null",
+        tty: tty ? (options.consoleSize ?? { rows: 24, cols: 80 }) : undefined,
+      });
+      if (tty && options.consoleSize) {
+        spec.process.consoleSize = {
+          height: options.consoleSize.rows,
+          width: options.consoleSize.cols,
+        };
+      }
+      tick("start.stdio");
+      let cgroup: CgroupHandle | undefined;
+      const cgName = (spec.linux.cgroupsPath ?? `/docker-ts/${id}`).replace(/^\/+/, "");
+      let proc: ContainerProcessLike;
+      try {
+        if (driver) {
+          cgroup = await this.#freshCgroup(driver, cgName, spec);
+          tick("start.cgroup");
+        }
+        const runDir = this.paths.runContainer(id);
+        fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+        proc = await runtime.launch({
+          id,
+          spec,
+          rootfs: record.rootfs,
+          runDir,
+          stdio,
+          onSpawn: cgroup ? (pid) => cgroup!.addProcess(pid) : undefined,
+          cgroupPaths: cgroup?.paths,
+          onTiming: options.onTiming,
+        });
+        tick("start.launch");
+      } catch (err) {
+        stdio.close({ streams: true });
+        await cgroup?.remove().catch(() => {});
+        // Under the container lock already: write the facts directly.
+        this.#recordFailureLocked(id, err);
+        throw this.#startError(err);
+      }
+      stdio.closeChildEnds();
+      const state: ContainerState = {
+        ...c.state,
+        pid: proc.pid,
+        pidStartTime: String(proc.startTime),
+        startedAt: nowIso(),
+        finishedAt: null,
+        exitCode: null,
+        oomKilled: false,
+        error: "",
+        paused: false,
+      };
+      this.#store.writeState(id, state);
+      const live = this.#supervise(id, proc, stdio, cgroup, options);
+      try {
+        await proc.start();
+        tick("start.gate");
+      } catch (err) {
+        return { gateError: err, live };
+      }
+      return { live };
+    });
+    if (outcome.gateError !== undefined) {
+      // The init reported a failure (126/127 exec errors among them): the process is gone.
+      // Its supervision needs the container lock to record the exit, so wait outside it.
+      await outcome.live?.done.catch(() => {});
+      await this.#store.locked(id, () => this.#recordFailureLocked(id, outcome.gateError));
+      throw this.#startError(outcome.gateError);
+    }
+    return outcome.live;
+  }
+
+  async #freshCgroup(driver: CgroupDriver, name: string, spec: OciSpec): Promise<CgroupHandle> {
+    try {
+      return driver.create(name, spec.linux.resources);
+    } catch (err) {
+      if ((err as { kind?: string }).kind !== "Conflict") throw err;
+      // Left over from a previous run of this container (engine crashed): replace it.
+      await driver.open(name).remove();
+      return driver.create(name, spec.linux.resources);
+    }
+  }
+
+  #startError(err: unknown): Error {
+    const code = errorExitCode(err);
+    if (code === 126 || code === 127) {
+      return new ContainerExecError(describeError(err), code, { cause: err });
+    }
+    return err instanceof Error ? err : new InternalError(String(err));
+  }
+
+  #recordFailureLocked(id: string, err: unknown): void {
+    try {
+      const { state: s } = this.#store.get(id);
+      this.#store.writeState(id, {
+        ...s,
+        pid: null,
+        pidStartTime: null,
+        finishedAt: s.startedAt ? nowIso() : s.finishedAt,
+        exitCode: errorExitCode(err) ?? 125,
+        error: describeError(err),
+      });
+    } catch {
+      // removed meanwhile
+    }
+  }
+
+  #supervise(
+    id: string,
+    proc: ContainerProcessLike,
+    stdio: StdioLike,
+    cgroup: CgroupHandle | undefined,
+    options: StartOptions,
+  ): Live {
+    const pumps: Promise<unknown>[] = [];
+    const stdinStop = new AbortController();
+    if (stdio.stdin && options.stdin) {
+      pumps.push(
+        options.stdin.pipeTo(stdio.stdin, { signal: stdinStop.signal, preventCancel: true }).catch(
+          () => {},
+        ),
+      );
+    }
+    const outputs: [
+      ReadableStream<Uint8Array> | undefined,
+      WritableStream<Uint8Array> | null | undefined,
+    ][] = [
+      [stdio.stdout, options.stdout],
+      [stdio.stderr, options.stderr],
+    ];
+    for (const [from, to] of outputs) {
+      if (!from) continue;
+      // The caller owns its streams: never close them (they may be the process's stdout).
+      if (to) pumps.push(from.pipeTo(to, { preventClose: true }).catch(() => {}));
+      else pumps.push(from.cancel().catch(() => {}));
+    }
+    const onAbort = (): void => {
+      try {
+        proc.kill("SIGKILL");
+      } catch {
+        // already gone
+      }
+    };
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const done = (async (): Promise<number> => {
+      let code: number;
+      try {
+        code = exitCodeOf(await proc.exited);
+      } catch (err) {
+        code = errorExitCode(err) ?? 125;
+      }
+      options.signal?.removeEventListener("abort", onAbort);
+      let oom = false;
+      try {
+        oom = cgroup?.oomKilled() ?? false;
+      } catch {
+        // cgroup gone
+      }
+      if (oom) code = 137;
+      // Output written before the exit is still in the pipes: drain it before reporting.
+      await Promise.all(pumps.slice(stdio.stdin && options.stdin ? 1 : 0));
+      stdinStop.abort();
+      stdio.close();
+      await cgroup?.remove().catch(() => {});
+      try {
+        fs.rmSync(this.paths.runContainer(id), { recursive: true, force: true });
+      } catch {
+        // best effort
+      }
+      try {
+        await this.#store.updateState(id, (s) => ({
+          ...s,
+          pid: null,
+          pidStartTime: null,
+          finishedAt: nowIso(),
+          exitCode: code,
+          oomKilled: oom,
+          paused: false,
+        }));
+      } catch {
+        // removed meanwhile (forced removal)
+      }
+      this.#live.delete(id);
+      return code;
+    })();
+    const live: Live = { proc, done, stdio };
+    this.#live.set(id, live);
+    return live;
+  }
+
+  /** {@inheritDoc EngineApi.run} */
+  async run(input: RunOptionsInput, io: RunIo = {}): Promise<number> {
+    const tick = this.#timer(io.onTiming);
+    io.signal?.throwIfAborted();
+    const { Id: id } = await this.create(input, { onTiming: io.onTiming });
+    tick("run.create");
+    const rm = this.#store.get(id).record.options.rm;
+    try {
+      io.onCreated?.(id);
+      io.signal?.throwIfAborted();
+      const live = await this.#startResolved(id, {
+        stdin: io.stdin,
+        stdout: io.stdout,
+        stderr: io.stderr,
+        consoleSize: io.consoleSize,
+        signal: io.signal,
+        onTiming: io.onTiming,
+      });
+      tick("run.start");
+      const code = live ? await live.done : await this.wait(id);
+      tick("run.wait");
+      io.signal?.throwIfAborted();
+      return code;
+    } finally {
+      if (rm) {
+        await this.remove(id, { force: true }).catch(() => {});
+        tick("run.remove");
+      }
+    }
+  }
+
+  /** {@inheritDoc EngineApi.wait} */
+  async wait(ref: string, options: WaitOptions = {}): Promise<number> {
+    const id = this.#store.resolve(ref);
+    const condition = options.condition ?? "not-running";
+    if (condition === "next-exit" || condition === "not-running") {
+      const live = this.#live.get(id);
+      if (live) return await live.done;
+      let c = this.#store.get(id);
+      if (
+        condition === "not-running" && this.#status(c) !== "running" && this.#status(c) !== "paused"
+      ) {
+        return c.state.exitCode ?? 0;
+      }
+      // Supervised by another process (or not yet started, for next-exit): poll the facts.
+      const startedAt = c.state.startedAt;
+      for (;;) {
+        options.signal?.throwIfAborted();
+        await new Promise((r) => setTimeout(r, 100));
+        const l = this.#live.get(id);
+        if (l) return await l.done;
+        c = this.#store.get(id);
+        const st = this.#status(c);
+        const finished = st === "exited" && c.state.finishedAt !== null;
+        if (
+          finished &&
+          (condition === "not-running" || c.state.startedAt !== startedAt ||
+            c.state.exitCode !== null)
+        ) {
+          return c.state.exitCode ?? 0;
+        }
+      }
+    }
+    // removed
+    let last = 0;
+    for (;;) {
+      options.signal?.throwIfAborted();
+      try {
+        const c = this.#store.get(id);
+        last = c.state.exitCode ?? last;
+      } catch {
+        return last;
+      }
+      const l = this.#live.get(id);
+      if (l) last = await l.done;
+      else await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  /** {@inheritDoc EngineApi.kill} */
+  kill(ref: string, signal: string | number = "KILL"): Promise<void> {
+    return settle(() => {
+      const id = this.#store.resolve(ref);
+      const signo = signalNumber(signal);
+      if (signo === undefined) throw new InvalidArgumentError(`Invalid signal: ${signal}`);
+      const c = this.#store.get(id);
+      assertCanDo("kill", this.#status(c), id);
+      this.#signal(id, c.state, signo);
+    });
+  }
+
+  #signal(id: string, state: ContainerState, signo: number): void {
+    const name = Object.entries(SIGNALS).find(([, n]) => n === signo)?.[0];
+    if (!name) {
+      throw new NotImplementedError(
+        `Cannot send signal ${signo}: not supported for containers of another process`,
+      );
+    }
+    const live = this.#live.get(id);
+    if (live) {
+      live.proc.kill(`SIG${name}` as Deno.Signal);
+      return;
+    }
+    try {
+      Deno.kill(state.pid!, `SIG${name}` as Deno.Signal);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+
+  /** {@inheritDoc EngineApi.stop} */
+  async stop(ref: string, options: { timeout?: number } = {}): Promise<void> {
+    const id = this.#store.resolve(ref);
+    const c = this.#store.get(id);
+    const status = this.#status(c);
+    // Docker answers 304 for a stopped container: nothing to do.
+    if (status !== "running" && status !== "paused") return;
+    const spec = this.#store.spec(id);
+    const sigName = c.record.options.stopSignal ??
+      spec.annotations?.["org.opencontainers.image.stopSignal"] ??
+      "SIGTERM";
+    const timeout = options.timeout ?? c.record.options.stopTimeout ?? 10;
+    const signo = signalNumber(sigName) ?? 15;
+    if (timeout !== 0) {
+      this.#signal(id, c.state, signo);
+      if (await this.#waitGone(id, timeout < 0 ? Infinity : timeout * 1000)) return;
+    }
+    const again = this.#store.get(id);
+    if (this.#status(again) === "running" || this.#status(again) === "paused") {
+      this.#signal(id, again.state, 9);
+      await this.#waitGone(id, Infinity);
+    }
+  }
+
+  /** Resolves true once the container is no longer running (within `ms`). */
+  async #waitGone(id: string, ms: number): Promise<boolean> {
+    const live = this.#live.get(id);
+    if (live) {
+      if (ms === Infinity) {
+        await live.done;
+        return true;
+      }
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<false>((r) => timer = setTimeout(() => r(false), ms));
+      const res = await Promise.race([live.done.then(() => true as const), timedOut]);
+      clearTimeout(timer);
+      return res;
+    }
+    const deadline = performance.now() + ms;
+    while (performance.now() < deadline) {
+      const st = this.#status(this.#store.get(id));
+      if (st !== "running" && st !== "paused") return true;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return false;
+  }
+
+  /** {@inheritDoc EngineApi.remove} */
+  async remove(ref: string, options: RemoveOptions = {}): Promise<void> {
+    const id = this.#store.resolve(ref);
+    let c = this.#store.get(id);
+    let status = this.#status(c);
+    if ((status === "running" || status === "paused") && options.force) {
+      this.#signal(id, c.state, 9);
+      await this.#waitGone(id, 10_000);
+      c = this.#store.get(id);
+      status = this.#status(c);
+    }
+    assertCanDo("remove", status, id);
+    await this.#store.locked(id, async () => {
+      const driver = await this.#cgroupDriver().catch(() => null);
+      if (driver) {
+        const name = (this.#store.spec(id).linux.cgroupsPath ?? `/docker-ts/${id}`).replace(
+          /^\/+/,
+          "",
+        );
+        try {
+          await driver.open(name).remove();
+        } catch {
+          // no cgroup left: the normal case
+        }
+      }
+      fs.rmSync(this.paths.runContainer(id), { recursive: true, force: true });
+      this.#store.delete(id);
+    });
+  }
+
+  /** {@inheritDoc EngineApi.list} */
+  list(options: { all?: boolean } = {}): Promise<ContainerSummary[]> {
+    return settle(() => this.#list(options));
+  }
+
+  #list(options: { all?: boolean }): ContainerSummary[] {
+    const out: ContainerSummary[] = [];
+    for (const id of this.#store.ids()) {
+      let c: StoredContainer;
+      try {
+        c = this.#store.get(id);
+      } catch {
+        continue;
+      }
+      const status = this.#status(c);
+      if (!options.all && status !== "running" && status !== "paused") continue;
+      out.push(this.#summary(c, status));
+    }
+    out.sort((a, b) => b.Created - a.Created);
+    return out;
+  }
+
+  #summary(c: StoredContainer, status: ContainerStatus): ContainerSummary {
+    const { record, state } = c;
+    return {
+      Id: record.id,
+      Names: [`/${record.name}`],
+      Image: record.image,
+      ImageID: record.imageId,
+      Command: [...(record.entrypoint ?? []), ...(record.cmd ?? [])].join(" "),
+      Created: Math.floor(Date.parse(record.created) / 1000),
+      State: status,
+      Status: statusText(status, state),
+      Labels: record.labels,
+      Ports: [],
+      Mounts: inspectMounts(record),
+    };
+  }
+
+  /** {@inheritDoc EngineApi.inspect} */
+  inspect(ref: string): Promise<ContainerInspect> {
+    return settle(() => {
+      const id = this.#store.resolve(ref);
+      const c = this.#store.get(id);
+      return inspectOf(c, this.#status(c), this.#store.spec(id));
+    });
+  }
+
+  /** {@inheritDoc EngineApi.resize} */
+  resize(ref: string, size: ConsoleSize): Promise<void> {
+    return settle(() => {
+      const id = this.#store.resolve(ref);
+      const c = this.#store.get(id);
+      assertCanDo("resize", this.#status(c), id);
+      const live = this.#live.get(id);
+      if (!live?.stdio.pty) {
+        throw new NotImplementedError(`Cannot resize container ${id}: it has no terminal here`);
+      }
+      live.stdio.pty.resize(size.rows, size.cols);
+    });
+  }
+}
+
+/** Runs a synchronous body as a promise, so callers always get rejections, never throws. */
+function settle<T>(fn: () => T): Promise<T> {
+  try {
+    return Promise.resolve(fn());
+  } catch (err) {
+    return Promise.reject(err);
+  }
+}
+
+function humanDuration(ms: number): string {
+  const s = Math.floor(ms / 1000);
+  if (s < 1) return "Less than a second";
+  if (s === 1) return "1 second";
+  if (s < 60) return `${s} seconds`;
+  const m = Math.floor(s / 60);
+  if (m === 1) return "About a minute";
+  if (m < 60) return `${m} minutes`;
+  const h = Math.round(m / 60);
+  if (h === 1) return "About an hour";
+  if (h < 48) return `${h} hours`;
+  const d = Math.floor(h / 24);
+  if (d < 14) return `${d} days`;
+  if (d < 60) return `${Math.floor(d / 7)} weeks`;
+  if (d < 730) return `${Math.floor(d / 30)} months`;
+  return `${Math.floor(d / 365)} years`;
+}
+
+/** Docker's human status column. */
+function statusText(status: ContainerStatus, state: ContainerState): string {
+  const since = (iso: string | null): number => (iso ? Date.now() - Date.parse(iso) : 0);
+  switch (status) {
+    case "running":
+      return `Up ${humanDuration(since(state.startedAt))}`;
+    case "paused":
+      return `Up ${humanDuration(since(state.startedAt))} (Paused)`;
+    case "exited":
+      return state.finishedAt
+        ? `Exited (${state.exitCode ?? 0}) ${humanDuration(since(state.finishedAt))} ago`
+        : `Exited (${state.exitCode ?? 0})`;
+    case "created":
+      return "Created";
+    case "dead":
+      return "Dead";
+    default:
+      return status;
+  }
+}
+
+function inspectMounts(record: ContainerRecord): InspectMount[] {
+  return record.options.mounts.map((m) => ({
+    Type: m.type,
+    Source: m.type === "bind" ? m.source : "",
+    Destination: m.target,
+    Mode: m.type === "bind" ? (m.readonly ? "ro" : "") : "",
+    RW: !m.readonly,
+    Propagation: m.type === "bind" ? (m.propagation ?? "rprivate") : "",
+  }));
+}
+
+function inspectOf(c: StoredContainer, status: ContainerStatus, spec: OciSpec): ContainerInspect {
+  const { record, state } = c;
+  const o = record.options;
+  const running = status === "running" || status === "paused";
+  const args = spec.process.args;
+  const tmpfs: Record<string, string> = {};
+  for (const m of o.mounts) if (m.type === "tmpfs") tmpfs[m.target] = m.options.join(",");
+  return {
+    Id: record.id,
+    Created: record.created,
+    Path: args[0] ?? "",
+    Args: args.slice(1),
+    State: {
+      Status: status,
+      Running: status === "running" || status === "paused",
+      Paused: status === "paused",
+      Restarting: false,
+      OOMKilled: state.oomKilled,
+      Dead: status === "dead",
+      Pid: running ? state.pid ?? 0 : 0,
+      ExitCode: state.exitCode ?? 0,
+      Error: state.error,
+      StartedAt: state.startedAt ?? NEVER,
+      FinishedAt: state.finishedAt ?? NEVER,
+    },
+    Image: record.imageId,
+    ResolvConfPath: record.paths.resolvConf,
+    HostnamePath: record.paths.hostname,
+    HostsPath: record.paths.hosts,
+    Name: `/${record.name}`,
+    RestartCount: 0,
+    Driver: "overlay2",
+    Platform: "linux",
+    HostConfig: {
+      AutoRemove: o.rm,
+      Binds: o.mounts.filter((m) => m.type === "bind" && m.createSource).map((m) =>
+        m.type === "bind" ? `${m.source}:${m.target}${m.readonly ? ":ro" : ""}` : ""
+      ),
+      NetworkMode: o.network,
+      Privileged: o.privileged,
+      ReadonlyRootfs: o.readOnly,
+      CapAdd: o.capAdd.length ? o.capAdd : null,
+      CapDrop: o.capDrop.length ? o.capDrop : null,
+      Dns: o.dns,
+      DnsSearch: o.dnsSearch,
+      DnsOptions: o.dnsOptions,
+      ExtraHosts: o.addHosts.length ? o.addHosts.map((h) => `${h.host}:${h.ip}`) : null,
+      SecurityOpt: o.security.noNewPrivileges || o.security.seccomp || o.security.other.length
+        ? [
+          ...(o.security.noNewPrivileges ? ["no-new-privileges"] : []),
+          ...(o.security.seccomp ? [`seccomp=${o.security.seccomp}`] : []),
+          ...o.security.other,
+        ]
+        : null,
+      Tmpfs: Object.keys(tmpfs).length ? tmpfs : null,
+      ShmSize: o.shmSize,
+      Memory: o.memory ?? 0,
+      MemorySwap: o.memorySwap ?? 0,
+      NanoCpus: o.nanoCpus ?? 0,
+      CpuShares: o.cpuShares ?? 0,
+      CpusetCpus: o.cpusetCpus ?? "",
+      PidsLimit: o.pidsLimit ?? null,
+      Ulimits: o.ulimits.length
+        ? o.ulimits.map((u) => ({ Name: u.name, Soft: u.soft, Hard: u.hard }))
+        : null,
+      PortBindings: {},
+      RestartPolicy: { Name: "no", MaximumRetryCount: 0 },
+      ConsoleSize: [0, 0],
+    },
+    Config: {
+      Hostname: spec.hostname ?? "",
+      User: o.user ?? record.imageConfig.User,
+      Tty: o.tty,
+      OpenStdin: o.interactive,
+      StdinOnce: o.interactive,
+      AttachStdin: o.interactive,
+      AttachStdout: !o.detach,
+      AttachStderr: !o.detach,
+      Env: spec.process.env.filter((e) =>
+        !e.startsWith("HOME=") || o.env.some((x) => x.startsWith("HOME="))
+      ),
+      Cmd: record.cmd,
+      Entrypoint: record.entrypoint,
+      Image: record.image,
+      WorkingDir: o.workdir ?? record.imageConfig.WorkingDir,
+      Labels: record.labels,
+      ...(o.stopSignal ? { StopSignal: o.stopSignal } : {}),
+      ...(o.stopTimeout !== undefined ? { StopTimeout: o.stopTimeout } : {}),
+      ...(record.imageConfig.ExposedPorts
+        ? { ExposedPorts: record.imageConfig.ExposedPorts as Record<string, Record<string, never>> }
+        : {}),
+    },
+    Mounts: inspectMounts(record),
+    NetworkSettings: { Ports: {}, Networks: o.network === "host" ? { host: {} } : { none: {} } },
+  };
+}

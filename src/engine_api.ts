@@ -1,0 +1,336 @@
+/**
+ * The interface the CLI (and later the Engine API server and its client) is written against.
+ * `Engine` implements it in-process; a `Client` will implement it over the Docker Engine API.
+ * Record shapes follow the Docker Engine API (v1.41) so both faces print the same thing.
+ *
+ * @module
+ */
+import { DockerTsError } from "./errors.ts";
+import type { RunOptionsInput } from "./spec/run_options.ts";
+
+export type { RunOptionsInput } from "./spec/run_options.ts";
+
+/**
+ * The container's command could not be executed (126) or was not found (127). Thrown by
+ * `start`/`run`; the CLI exits with `exitCode` after printing the one-line message.
+ *
+ * @example
+ * ```ts
+ * import { ContainerExecError } from "./engine_api.ts";
+ * const err = new ContainerExecError('exec: "nosuch": executable file not found in $PATH', 127);
+ * console.assert(err.exitCode === 127);
+ * ```
+ */
+export class ContainerExecError extends DockerTsError {
+  /** 126 (cannot execute) or 127 (not found). */
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number, options?: ErrorOptions) {
+    super("InvalidArgument", message, options);
+    this.exitCode = exitCode;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images
+
+/** One row of `docker images` (`GET /images/json`). */
+export interface ImageSummary {
+  /** `sha256:<hex>` of the image config. */
+  Id: string;
+  /** Familiar form, e.g. `busybox:latest`. */
+  RepoTags: string[];
+  RepoDigests: string[];
+  /** Unix seconds. */
+  Created: number;
+  /** Bytes. */
+  Size: number;
+  Labels?: Record<string, string> | null;
+}
+
+/** `docker image inspect` (`GET /images/{name}/json`): a Docker-shaped record. */
+export interface ImageInspect {
+  Id: string;
+  RepoTags: string[];
+  RepoDigests: string[];
+  /** RFC 3339. */
+  Created: string;
+  Architecture: string;
+  Os: string;
+  Size: number;
+  Config: Record<string, unknown>;
+  RootFS: { Type: string; Layers: string[] };
+  [key: string]: unknown;
+}
+
+/** One progress event of a pull (mirrors the JSON-lines stream of `POST /images/create`). */
+export interface PullProgress {
+  status: string;
+  id?: string;
+  progress?: string;
+  progressDetail?: { current?: number; total?: number };
+}
+
+/** Options of {@link EngineApi.pull}. */
+export interface PullOptions {
+  platform?: string;
+  onProgress?: (event: PullProgress) => void;
+  signal?: AbortSignal;
+}
+
+/** One line of `docker rmi` output. */
+export type ImageRemoveReport = { Untagged: string } | { Deleted: string };
+
+/** Registry credentials for {@link EngineApi.login}. */
+export interface LoginOptions {
+  /** Registry host; default Docker Hub. */
+  server?: string;
+  username: string;
+  password: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Containers
+
+/** Derived container status (never stored). */
+export type ContainerStatus =
+  | "created"
+  | "running"
+  | "paused"
+  | "restarting"
+  | "removing"
+  | "exited"
+  | "dead";
+
+/** Result of {@link EngineApi.create}. */
+export interface CreateResult {
+  /** 64 hex characters. */
+  Id: string;
+  Warnings: string[];
+}
+
+/** Terminal size in character cells. */
+export interface ConsoleSize {
+  rows: number;
+  cols: number;
+}
+
+/** Streams a started container is attached to. Absent streams: stdin closed, output discarded. */
+export interface StdioStreams {
+  /** Piped to the container (with `interactive`); its end delivers EOF. */
+  stdin?: ReadableStream<Uint8Array> | null;
+  stdout?: WritableStream<Uint8Array> | null;
+  /** Ignored with `tty` (a pty merges the two). */
+  stderr?: WritableStream<Uint8Array> | null;
+  /** Initial pty size with `tty`. */
+  consoleSize?: ConsoleSize;
+}
+
+/** A stage duration report from the run path (`create.spec`, `start.launch`, …). */
+export type TimingCallback = (stage: string, milliseconds: number) => void;
+
+/** Options of {@link EngineApi.start}. */
+export interface StartOptions extends StdioStreams {
+  signal?: AbortSignal;
+  onTiming?: TimingCallback;
+}
+
+/** Options of {@link EngineApi.run}. */
+export interface RunIo extends StdioStreams {
+  /** Aborting kills the container (SIGKILL) and, with `rm`, removes it; `run` then rejects. */
+  signal?: AbortSignal;
+  /** Called once the container exists, e.g. so the caller can forward signals with `kill`. */
+  onCreated?: (id: string) => void;
+  onTiming?: TimingCallback;
+}
+
+/** One row of `docker ps` (`GET /containers/json`). */
+export interface ContainerSummary {
+  Id: string;
+  /** With the leading `/`. */
+  Names: string[];
+  /** The reference the user gave. */
+  Image: string;
+  ImageID: string;
+  Command: string;
+  /** Unix seconds. */
+  Created: number;
+  State: ContainerStatus;
+  /** Human text: `Up 2 seconds`, `Exited (0) 3 minutes ago`, `Created`. */
+  Status: string;
+  Labels: Record<string, string>;
+  Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
+  Mounts: InspectMount[];
+}
+
+/** A mount as inspect shows it. */
+export interface InspectMount {
+  Type: "bind" | "tmpfs" | "volume";
+  Source: string;
+  Destination: string;
+  Mode: string;
+  RW: boolean;
+  Propagation: string;
+}
+
+/** `State` of container inspect. */
+export interface InspectState {
+  Status: ContainerStatus;
+  Running: boolean;
+  Paused: boolean;
+  Restarting: boolean;
+  OOMKilled: boolean;
+  Dead: boolean;
+  Pid: number;
+  ExitCode: number;
+  Error: string;
+  /** RFC 3339 with nanoseconds; `0001-01-01T00:00:00Z` when it has not happened. */
+  StartedAt: string;
+  FinishedAt: string;
+}
+
+/** `docker inspect <container>` (`GET /containers/{id}/json`): the subset docker-ts fills. */
+export interface ContainerInspect {
+  Id: string;
+  /** RFC 3339. */
+  Created: string;
+  Path: string;
+  Args: string[];
+  State: InspectState;
+  /** `sha256:<hex>`. */
+  Image: string;
+  ResolvConfPath: string;
+  HostnamePath: string;
+  HostsPath: string;
+  /** With the leading `/`. */
+  Name: string;
+  RestartCount: number;
+  Driver: string;
+  Platform: string;
+  HostConfig: {
+    AutoRemove: boolean;
+    Binds: string[] | null;
+    NetworkMode: string;
+    Privileged: boolean;
+    ReadonlyRootfs: boolean;
+    CapAdd: string[] | null;
+    CapDrop: string[] | null;
+    Dns: string[];
+    DnsSearch: string[];
+    DnsOptions: string[];
+    ExtraHosts: string[] | null;
+    SecurityOpt: string[] | null;
+    Tmpfs: Record<string, string> | null;
+    ShmSize: number;
+    Memory: number;
+    MemorySwap: number;
+    NanoCpus: number;
+    CpuShares: number;
+    CpusetCpus: string;
+    PidsLimit: number | null;
+    Ulimits: { Name: string; Soft: number; Hard: number }[] | null;
+    PortBindings: Record<string, { HostIp: string; HostPort: string }[]>;
+    RestartPolicy: { Name: string; MaximumRetryCount: number };
+    ConsoleSize: [number, number];
+  };
+  Config: {
+    Hostname: string;
+    User: string;
+    Tty: boolean;
+    OpenStdin: boolean;
+    StdinOnce: boolean;
+    AttachStdin: boolean;
+    AttachStdout: boolean;
+    AttachStderr: boolean;
+    Env: string[];
+    Cmd: string[] | null;
+    Entrypoint: string[] | null;
+    Image: string;
+    WorkingDir: string;
+    Labels: Record<string, string>;
+    StopSignal?: string;
+    StopTimeout?: number;
+    ExposedPorts?: Record<string, Record<string, never>>;
+  };
+  Mounts: InspectMount[];
+  NetworkSettings: {
+    Ports: Record<string, { HostIp: string; HostPort: string }[] | null>;
+    Networks: Record<string, unknown>;
+  };
+}
+
+/** Options of {@link EngineApi.wait}. */
+export interface WaitOptions {
+  /** Docker's conditions; default `not-running`. */
+  condition?: "not-running" | "next-exit" | "removed";
+  signal?: AbortSignal;
+}
+
+/** Options of {@link EngineApi.remove}. */
+export interface RemoveOptions {
+  /** Kill a running container first. */
+  force?: boolean;
+  /** Anonymous volumes (accepted, nothing to do until volumes exist). */
+  volumes?: boolean;
+}
+
+/**
+ * Everything the CLI needs from an engine. Identifiers accept a full id, a unique id prefix,
+ * or a name (with or without the leading `/`). Errors are `DockerTsError`s (`src/errors.ts`):
+ * NotFound, Conflict, InvalidArgument, InvalidState…
+ */
+export interface EngineApi {
+  // Images (delegated to the image service)
+  /** Pulls an image; resolves to its summary. */
+  pull(ref: string, options?: PullOptions): Promise<ImageSummary>;
+  /** Lists images. */
+  listImages(options?: { all?: boolean }): Promise<ImageSummary[]>;
+  /** Inspects an image by reference or id. */
+  inspectImage(ref: string): Promise<ImageInspect>;
+  /** Pushes an image (optional until the image service offers it). */
+  push?(ref: string, options?: { onProgress?: (event: PullProgress) => void }): Promise<unknown>;
+  /** Adds `target` as a name of `source`. */
+  tag(source: string, target: string): Promise<void>;
+  /** Removes an image (untag, then delete when no name is left). */
+  removeImage(
+    ref: string,
+    options?: { force?: boolean; noPrune?: boolean },
+  ): Promise<ImageRemoveReport[]>;
+  /** Writes a `docker save` archive of the images to a file path or a stream. */
+  save(refs: string[], output: string | WritableStream<Uint8Array>): Promise<void>;
+  /** Loads a `docker save` / OCI archive; resolves to the loaded names (`busybox:latest`) or ids. */
+  load(input: string | ReadableStream<Uint8Array>): Promise<string[]>;
+  /** Imports a rootfs tarball as a one-layer image; resolves to its id. */
+  importImage(
+    input: string | ReadableStream<Uint8Array>,
+    options?: { ref?: string; changes?: string[] },
+  ): Promise<string>;
+  /** Stores registry credentials (in `~/.docker/config.json`). */
+  login(options: LoginOptions): Promise<void>;
+  /** Forgets registry credentials. */
+  logout(server?: string): Promise<void>;
+
+  // Containers
+  /** Creates a container (pulling the image per `pull` policy). */
+  create(options: RunOptionsInput): Promise<CreateResult>;
+  /**
+   * Starts a created or exited container, attached to the given streams. Resolves once the
+   * process runs; use {@link EngineApi.wait} for its exit.
+   */
+  start(id: string, options?: StartOptions): Promise<void>;
+  /** create + start + wait (+ remove with `rm`); resolves to the exit code Docker would give. */
+  run(options: RunOptionsInput, io?: RunIo): Promise<number>;
+  /** Waits for the condition; resolves to the exit code. */
+  wait(id: string, options?: WaitOptions): Promise<number>;
+  /** Sends a signal (name with or without `SIG`, or number; default KILL). */
+  kill(id: string, signal?: string | number): Promise<void>;
+  /** Stop signal, then KILL after `timeout` seconds (default the container's, else 10). */
+  stop(id: string, options?: { timeout?: number }): Promise<void>;
+  /** Removes a container; a running one needs `force`. */
+  remove(id: string, options?: RemoveOptions): Promise<void>;
+  /** Lists containers (running only unless `all`). */
+  list(options?: { all?: boolean }): Promise<ContainerSummary[]>;
+  /** Inspects a container. */
+  inspect(id: string): Promise<ContainerInspect>;
+  /** Resizes a running container's pty. */
+  resize(id: string, size: ConsoleSize): Promise<void>;
+}

@@ -1,0 +1,405 @@
+/**
+ * Image config + {@link RunOptions} → a fully defaulted {@link OciSpec}, following Docker's
+ * rules (moby `daemon/oci_linux.go` and `oci/defaults.go`): Entrypoint/Cmd merge, environment,
+ * user, working dir, namespaces, capabilities, masked paths, mounts, devices, resources.
+ * Pure apart from reading host facts (`/dev` for privileged, hostname); side effects such as
+ * creating `-v` sources live in {@link prepareBindSources}.
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import { InvalidArgumentError } from "../errors.ts";
+import type { OciDevice, OciMount, OciResources, OciSpec } from "../runtime/oci_spec.ts";
+import { resolveCapabilities } from "../security/capabilities.ts";
+import { MASKED_PATHS, READONLY_PATHS } from "../security/paths.ts";
+import { type EnvLookup, mergeEnv, readEnvFile, resolveEnvFlags } from "./env_file.ts";
+import { type MountSpec, type RunOptions, ULIMIT_NAMES } from "./run_options.ts";
+import { resolveUser } from "./user.ts";
+
+/** The `config` part of an OCI/Docker image config that matters for running. */
+export interface ImageRunConfig {
+  User?: string;
+  Env?: string[] | null;
+  Entrypoint?: string[] | null;
+  Cmd?: string[] | null;
+  WorkingDir?: string;
+  Labels?: Record<string, string> | null;
+  StopSignal?: string;
+  ExposedPorts?: Record<string, unknown> | null;
+  Volumes?: Record<string, unknown> | null;
+}
+
+/** Docker's default PATH for Linux containers. */
+export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** Per-container files bind-mounted over the rootfs's own. */
+export interface EtcFilePaths {
+  hostname: string;
+  hosts: string;
+  resolvConf: string;
+}
+
+/** Inputs of {@link buildSpec}. */
+export interface BuildSpecInput {
+  /** 64-hex container id. */
+  id: string;
+  options: RunOptions;
+  image: ImageRunConfig;
+  /** Reads a file of the container's rootfs (through the image layers); null when absent. */
+  readRootfsFile: (path: string) => string | null;
+  etcFiles: EtcFilePaths;
+  /** The rootfs mount point written into `root.path`. */
+  rootfsPath: string;
+  /** Caller's environment for bare `-e NAME` and env-file entries; default `Deno.env`. */
+  lookupEnv?: EnvLookup;
+  /** cgroup path of the container; default `/docker-ts/<id>`. */
+  cgroupsPath?: string;
+  /** Host name for `--network host`; default `Deno.hostname()`. */
+  hostHostname?: string;
+}
+
+/** The command resolved from Entrypoint/Cmd/args, split as inspect shows it. */
+export interface ResolvedCommand {
+  entrypoint: string[] | null;
+  cmd: string[] | null;
+  args: string[];
+}
+
+/**
+ * Docker's Entrypoint/Cmd merge: user args replace Cmd; `--entrypoint X` replaces Entrypoint and
+ * drops the image's Cmd (args, if any, become the new Cmd); `--entrypoint ""` clears it.
+ *
+ * @example
+ * ```ts
+ * import { resolveCommand } from "./build_spec.ts";
+ * const c = resolveCommand({ Entrypoint: ["/ep"], Cmd: ["a"] }, { cmd: ["b"] });
+ * console.assert(c.args.join(" ") === "/ep b");
+ * ```
+ */
+export function resolveCommand(
+  image: Pick<ImageRunConfig, "Entrypoint" | "Cmd">,
+  user: { entrypoint?: string[]; cmd?: string[] },
+): ResolvedCommand {
+  const userCmd = user.cmd && user.cmd.length > 0 ? user.cmd : undefined;
+  let entrypoint: string[] | null;
+  let cmd: string[] | null;
+  if (user.entrypoint !== undefined) {
+    entrypoint = user.entrypoint.length > 0 ? [...user.entrypoint] : null;
+    cmd = userCmd ? [...userCmd] : null;
+  } else {
+    entrypoint = image.Entrypoint && image.Entrypoint.length > 0 ? [...image.Entrypoint] : null;
+    cmd = userCmd ? [...userCmd] : image.Cmd && image.Cmd.length > 0 ? [...image.Cmd] : null;
+  }
+  const args = [...(entrypoint ?? []), ...(cmd ?? [])];
+  if (args.length === 0 || args[0] === "") {
+    throw new InvalidArgumentError("No command specified");
+  }
+  return { entrypoint, cmd, args };
+}
+
+/** Docker's environment: PATH, HOSTNAME, TERM, then image env, env files, `-e`; HOME last. */
+export function buildEnv(input: {
+  imageEnv: readonly string[] | null | undefined;
+  options: Pick<RunOptions, "env" | "envFile" | "tty">;
+  hostname: string;
+  home: string;
+  lookupEnv: EnvLookup;
+}): string[] {
+  const base = [`PATH=${DEFAULT_PATH}`, `HOSTNAME=${input.hostname}`];
+  if (input.options.tty) base.push("TERM=xterm");
+  const fromFiles = input.options.envFile.flatMap((f) => readEnvFile(f, input.lookupEnv));
+  const fromFlags = resolveEnvFlags(input.options.env, input.lookupEnv);
+  let env = mergeEnv(base, input.imageEnv ?? []);
+  env = mergeEnv(env, fromFiles);
+  env = mergeEnv(env, fromFlags);
+  if (!env.some((e) => e.startsWith("HOME="))) env.push(`HOME=${input.home}`);
+  return env;
+}
+
+const DEFAULT_DEVICES: readonly OciDevice[] = [
+  { type: "c", path: "/dev/null", major: 1, minor: 3, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: "c", path: "/dev/zero", major: 1, minor: 5, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: "c", path: "/dev/full", major: 1, minor: 7, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: "c", path: "/dev/random", major: 1, minor: 8, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: "c", path: "/dev/urandom", major: 1, minor: 9, fileMode: 0o666, uid: 0, gid: 0 },
+  { type: "c", path: "/dev/tty", major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
+];
+
+/** Docker's device cgroup allow list for unprivileged containers (after a deny-all). */
+const DEFAULT_DEVICE_RULES: NonNullable<OciResources["devices"]> = [
+  { allow: false, access: "rwm" },
+  { allow: true, type: "c", access: "m" },
+  { allow: true, type: "b", access: "m" },
+  { allow: true, type: "c", major: 1, minor: 3, access: "rwm" },
+  { allow: true, type: "c", major: 1, minor: 8, access: "rwm" },
+  { allow: true, type: "c", major: 1, minor: 7, access: "rwm" },
+  { allow: true, type: "c", major: 5, minor: 0, access: "rwm" },
+  { allow: true, type: "c", major: 1, minor: 5, access: "rwm" },
+  { allow: true, type: "c", major: 1, minor: 9, access: "rwm" },
+  { allow: true, type: "c", major: 5, minor: 1, access: "rwm" },
+  { allow: true, type: "c", major: 136, access: "rwm" },
+  { allow: true, type: "c", major: 5, minor: 2, access: "rwm" },
+  { allow: true, type: "c", major: 10, minor: 200, access: "rwm" },
+];
+
+const SKIP_HOST_DEV = new Set(["/dev/pts", "/dev/shm", "/dev/mqueue", "/dev/console", "/dev/ptmx"]);
+
+/** Every character and block device under the host's `/dev` (for `--privileged`). */
+export function hostDevices(root = "/dev"): OciDevice[] {
+  const out: OciDevice[] = [];
+  const walk = (dir: string): void => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      return;
+    }
+    for (const e of entries) {
+      const p = `${dir}/${e.name}`;
+      if (SKIP_HOST_DEV.has(p) || e.isSymlink) continue;
+      if (e.isDirectory) {
+        walk(p);
+        continue;
+      }
+      let st: Deno.FileInfo;
+      try {
+        // node:fs Dirent does not report device types in Deno; Deno.FileInfo does.
+        st = Deno.lstatSync(p);
+      } catch {
+        continue;
+      }
+      if (!st.isCharDevice && !st.isBlockDevice) continue;
+      const rdev = st.rdev ?? 0;
+      out.push({
+        type: st.isCharDevice ? "c" : "b",
+        path: p,
+        major: (rdev >> 8) & 0xfff,
+        minor: (rdev & 0xff) | ((rdev >> 12) & 0xfff00),
+        fileMode: (st.mode ?? 0o600) & 0o7777,
+        uid: st.uid ?? 0,
+        gid: st.gid ?? 0,
+      });
+    }
+  };
+  walk(root);
+  return out;
+}
+
+function baseMounts(options: RunOptions): OciMount[] {
+  const sysRo = options.privileged ? [] : ["ro"];
+  return [
+    { destination: "/proc", type: "proc", source: "proc", options: ["nosuid", "noexec", "nodev"] },
+    {
+      destination: "/dev",
+      type: "tmpfs",
+      source: "tmpfs",
+      options: ["nosuid", "strictatime", "mode=755", "size=65536k"],
+    },
+    {
+      destination: "/dev/pts",
+      type: "devpts",
+      source: "devpts",
+      options: ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"],
+    },
+    {
+      destination: "/sys",
+      type: "sysfs",
+      source: "sysfs",
+      options: ["nosuid", "noexec", "nodev", ...sysRo],
+    },
+    {
+      destination: "/sys/fs/cgroup",
+      type: "cgroup",
+      source: "cgroup",
+      options: ["nosuid", "noexec", "nodev", "relatime", ...sysRo],
+    },
+    {
+      destination: "/dev/mqueue",
+      type: "mqueue",
+      source: "mqueue",
+      options: ["nosuid", "noexec", "nodev"],
+    },
+    {
+      destination: "/dev/shm",
+      type: "tmpfs",
+      source: "shm",
+      options: ["nosuid", "noexec", "nodev", "mode=1777", `size=${options.shmSize}`],
+    },
+  ];
+}
+
+function userMount(m: MountSpec): OciMount {
+  if (m.type === "bind") {
+    const opts = ["rbind", m.readonly ? "ro" : "rw"];
+    opts.push(m.propagation ?? "rprivate");
+    return { destination: m.target, type: "bind", source: m.source, options: opts };
+  }
+  const opts = ["nosuid", "nodev", "noexec"];
+  const extra = m.options.filter((o) => !opts.includes(o));
+  if (!extra.some((o) => o.startsWith("mode="))) extra.push("mode=1777");
+  return {
+    destination: m.target,
+    type: "tmpfs",
+    source: "tmpfs",
+    options: [...opts, ...extra, ...(m.readonly ? ["ro"] : [])],
+  };
+}
+
+/**
+ * Checks or creates the host sources of bind mounts as Docker does: `-v` creates a missing
+ * source directory; `--mount type=bind` refuses it.
+ */
+export function prepareBindSources(mounts: readonly MountSpec[]): void {
+  for (const m of mounts) {
+    if (m.type !== "bind") continue;
+    let present = true;
+    try {
+      fs.statSync(m.source);
+    } catch {
+      present = false;
+    }
+    if (present) continue;
+    if (!m.createSource) {
+      throw new InvalidArgumentError(
+        `invalid mount config for type "bind": bind source path does not exist: ${m.source}`,
+      );
+    }
+    fs.mkdirSync(m.source, { recursive: true, mode: 0o755 });
+  }
+}
+
+/** Docker's cgroup limits from the run options. */
+export function buildResources(options: RunOptions): OciResources {
+  const res: OciResources = {
+    devices: options.privileged
+      ? [{ allow: true, access: "rwm" }]
+      : DEFAULT_DEVICE_RULES.map((d) => ({ ...d })),
+  };
+  if (options.memory) {
+    res.memory = { limit: options.memory };
+    // Docker: swap unset → the same amount of swap again (memory+swap = 2×memory).
+    if (options.memorySwap === undefined || options.memorySwap === 0) {
+      res.memory.swap = options.memory * 2;
+    } else res.memory.swap = options.memorySwap;
+  }
+  const cpu: NonNullable<OciResources["cpu"]> = {};
+  if (options.nanoCpus) {
+    cpu.period = 100000;
+    cpu.quota = Math.round((options.nanoCpus * cpu.period) / 1e9);
+  }
+  if (options.cpuShares) cpu.shares = options.cpuShares;
+  if (options.cpusetCpus) cpu.cpus = options.cpusetCpus;
+  if (Object.keys(cpu).length > 0) res.cpu = cpu;
+  if (options.pidsLimit !== undefined && options.pidsLimit > 0) {
+    res.pids = { limit: options.pidsLimit };
+  }
+  return res;
+}
+
+/**
+ * Builds the fully defaulted OCI spec of a container.
+ *
+ * @example
+ * ```ts
+ * import { buildSpec } from "./build_spec.ts";
+ * import { parseRunOptions } from "./run_options.ts";
+ * const spec = buildSpec({
+ *   id: "a".repeat(64),
+ *   options: parseRunOptions({ image: "busybox", cmd: ["true"] }),
+ *   image: { Cmd: ["sh"] },
+ *   readRootfsFile: () => null,
+ *   etcFiles: { hostname: "/c/hostname", hosts: "/c/hosts", resolvConf: "/c/resolv.conf" },
+ *   rootfsPath: "/c/merged",
+ *   lookupEnv: () => undefined,
+ * });
+ * console.assert(spec.process.args[0] === "true" && spec.hostname === "aaaaaaaaaaaa");
+ * ```
+ */
+export function buildSpec(input: BuildSpecInput): OciSpec {
+  const { options, image, id } = input;
+  const lookupEnv = input.lookupEnv ?? ((n: string) => Deno.env.get(n));
+  const command = resolveCommand(image, options);
+  const hostNetwork = options.network === "host";
+  const hostname = options.hostname ??
+    (hostNetwork ? (input.hostHostname ?? Deno.hostname()) : id.slice(0, 12));
+  const user = resolveUser(options.user ?? (image.User || undefined), {
+    passwd: input.readRootfsFile("/etc/passwd"),
+    group: input.readRootfsFile("/etc/group"),
+  });
+  const env = buildEnv({ imageEnv: image.Env, options, hostname, home: user.home, lookupEnv });
+  const cwd = options.workdir || image.WorkingDir || "/";
+  const caps = resolveCapabilities(options);
+
+  const mounts = baseMounts(options);
+  const etcRo = options.readOnly ? ["ro"] : ["rw"];
+  const etc: [string, string][] = [
+    ["/etc/resolv.conf", input.etcFiles.resolvConf],
+    ["/etc/hostname", input.etcFiles.hostname],
+    ["/etc/hosts", input.etcFiles.hosts],
+  ];
+  for (const [destination, source] of etc) {
+    mounts.push({ destination, type: "bind", source, options: ["rbind", "rprivate", ...etcRo] });
+  }
+  // A user mount on a default destination replaces it (e.g. `--tmpfs /dev/shm`).
+  for (const m of options.mounts) {
+    const at = mounts.findIndex((x) => x.destination === m.target);
+    if (at >= 0) mounts.splice(at, 1);
+    mounts.push(userMount(m));
+  }
+
+  const namespaces: OciSpec["linux"]["namespaces"] = [
+    { type: "pid" },
+    { type: "ipc" },
+    { type: "uts" },
+    { type: "mount" },
+    { type: "cgroup" },
+  ];
+  if (!hostNetwork) namespaces.push({ type: "network" });
+
+  const rlimits = options.ulimits.map((u) => ({
+    type: ULIMIT_NAMES[u.name],
+    // -1 stands for RLIM_INFINITY (the launcher maps it with BigInt.asUintN(64, -1n)).
+    soft: u.soft,
+    hard: u.hard,
+  }));
+
+  const spec: OciSpec = {
+    ociVersion: "1.0.2",
+    process: {
+      terminal: options.tty,
+      user: { uid: user.uid, gid: user.gid, additionalGids: user.additionalGids },
+      args: command.args,
+      env,
+      cwd,
+      createCwd: true,
+      capabilities: {
+        bounding: [...caps],
+        effective: [...caps],
+        permitted: [...caps],
+        inheritable: [],
+        ambient: [],
+      },
+      noNewPrivileges: options.security.noNewPrivileges,
+    },
+    root: { path: input.rootfsPath, readonly: options.readOnly },
+    hostname,
+    mounts,
+    linux: {
+      namespaces,
+      devices: options.privileged ? hostDevices() : DEFAULT_DEVICES.map((d) => ({ ...d })),
+      cgroupsPath: input.cgroupsPath ?? `/docker-ts/${id}`,
+      resources: buildResources(options),
+      maskedPaths: options.privileged ? [] : [...MASKED_PATHS],
+      readonlyPaths: options.privileged ? [] : [...READONLY_PATHS],
+      rootfsPropagation: "rprivate",
+    },
+    annotations: {},
+  };
+  if (rlimits.length > 0) spec.process.rlimits = rlimits;
+  if (options.security.seccomp) spec.annotations!["docker-ts.seccomp"] = options.security.seccomp;
+  if (options.stopSignal ?? image.StopSignal) {
+    spec.annotations!["org.opencontainers.image.stopSignal"] = options.stopSignal ??
+      image.StopSignal!;
+  }
+  return spec;
+}

@@ -1,0 +1,137 @@
+/**
+ * `-u user[:group]` resolution through the container's own `/etc/passwd` and `/etc/group`, with
+ * the rules of runc's `GetExecUser` that Docker uses: names must exist, numeric ids need not,
+ * supplementary groups come from group membership, HOME from the passwd entry (else `/`).
+ *
+ * @module
+ */
+import { InvalidArgumentError } from "../errors.ts";
+
+/** The resolved credentials of the container's process. */
+export interface ExecUser {
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  home: string;
+}
+
+interface PasswdEntry {
+  name: string;
+  uid: number;
+  gid: number;
+  home: string;
+}
+
+interface GroupEntry {
+  name: string;
+  gid: number;
+  members: string[];
+}
+
+function parsePasswd(content: string | null): PasswdEntry[] {
+  const out: PasswdEntry[] = [];
+  for (const line of (content ?? "").split("\n")) {
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const f = line.split(":");
+    if (f.length < 4) continue;
+    const uid = Number(f[2]);
+    const gid = Number(f[3]);
+    if (!Number.isInteger(uid) || !Number.isInteger(gid)) continue;
+    out.push({ name: f[0], uid, gid, home: f[5] ?? "" });
+  }
+  return out;
+}
+
+function parseGroup(content: string | null): GroupEntry[] {
+  const out: GroupEntry[] = [];
+  for (const line of (content ?? "").split("\n")) {
+    if (line.trim() === "" || line.startsWith("#")) continue;
+    const f = line.split(":");
+    if (f.length < 3) continue;
+    const gid = Number(f[2]);
+    if (!Number.isInteger(gid)) continue;
+    out.push({
+      name: f[0],
+      gid,
+      members: (f[3] ?? "").split(",").map((m) => m.trim()).filter(Boolean),
+    });
+  }
+  return out;
+}
+
+const MAX_ID = 2 ** 31 - 1;
+
+function numeric(s: string): number | undefined {
+  if (!/^\d+$/.test(s)) return undefined;
+  const n = Number(s);
+  return n <= MAX_ID ? n : undefined;
+}
+
+/**
+ * Resolves a `--user` value against passwd/group file contents (null when the file is absent).
+ *
+ * @example
+ * ```ts
+ * import { resolveUser } from "./user.ts";
+ * const u = resolveUser("app", { passwd: "app:x:1000:1000::/home/app:/bin/sh\n", group: null });
+ * console.assert(u.uid === 1000 && u.home === "/home/app");
+ * ```
+ */
+export function resolveUser(
+  spec: string | undefined,
+  files: { passwd: string | null; group: string | null },
+): ExecUser {
+  const value = spec ?? "";
+  const colon = value.indexOf(":");
+  const userPart = colon < 0 ? value : value.slice(0, colon);
+  const groupPart = colon < 0 ? undefined : value.slice(colon + 1);
+  const users = parsePasswd(files.passwd);
+  const groups = parseGroup(files.group);
+
+  let uid = 0;
+  let gid = 0;
+  let home = "/";
+  let entry: PasswdEntry | undefined;
+  if (userPart === "") {
+    entry = users.find((u) => u.uid === 0);
+  } else {
+    const n = numeric(userPart);
+    entry = n === undefined
+      ? users.find((u) => u.name === userPart)
+      : users.find((u) => u.uid === n);
+    if (!entry && n === undefined) {
+      throw new InvalidArgumentError(
+        `unable to find user ${userPart}: no matching entries in passwd file`,
+      );
+    }
+    if (!entry) uid = n!;
+  }
+  if (entry) {
+    uid = entry.uid;
+    gid = entry.gid;
+    if (entry.home) home = entry.home;
+  }
+
+  if (groupPart !== undefined && groupPart !== "") {
+    const n = numeric(groupPart);
+    const g = n === undefined
+      ? groups.find((x) => x.name === groupPart)
+      : groups.find((x) => x.gid === n);
+    if (!g && n === undefined) {
+      throw new InvalidArgumentError(
+        `unable to find group ${groupPart}: no matching entries in group file`,
+      );
+    }
+    gid = g ? g.gid : n!;
+  }
+
+  const additionalGids: number[] = [];
+  if (entry) {
+    for (const g of groups) {
+      if (g.members.includes(entry.name) && !additionalGids.includes(g.gid)) {
+        additionalGids.push(g.gid);
+      }
+    }
+  }
+  return { uid, gid, additionalGids, home };
+}
