@@ -8,7 +8,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import type { RootfsMount } from "../runtime/oci_spec.ts";
+import type { RootfsMount } from "./mount.ts";
 
 /** Where a container's writable layer lives. */
 export interface SnapshotDirs {
