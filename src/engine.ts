@@ -41,6 +41,7 @@ import {
 } from "./errors.ts";
 import { Paths } from "./paths.ts";
 import type { OciSpec, RootfsMount } from "./runtime/oci_spec.ts";
+import { cachedSeccompForContainer } from "./security/seccomp/cached.ts";
 import type { StdioPlan } from "./runtime/stdio.ts";
 import { buildSpec, type ImageRunConfig, prepareBindSources } from "./spec/build_spec.ts";
 import {
@@ -425,6 +426,13 @@ export class Engine implements EngineApi {
       rootfsPath: snap.merged,
       lookupEnv: this.#options.lookupEnv,
     });
+    const seccomp = await cachedSeccompForContainer({
+      securityOpt: opts.security.seccomp,
+      privileged: opts.privileged,
+      capabilities: spec.process.capabilities?.bounding ?? [],
+      cacheDir: path.join(this.paths.root, "cache", "seccomp"),
+    });
+    if (seccomp) spec.linux.seccomp = seccomp;
     tick("create.spec");
     const hostNet = opts.network === "host";
     const readHost = (p: string): string => {

@@ -59,6 +59,11 @@ function withCauses(err: Error): string {
  */
 export function exitCodeFor(err: unknown, engineCode: number): number {
   if (err instanceof CliError) return err.exitCode;
+  // The container's command could not run: 126 (cannot execute) or 127 (not found), as docker.
+  if (err instanceof DockerTsError && "exitCode" in err) {
+    const code = (err as DockerTsError & { exitCode: unknown }).exitCode;
+    if (code === 126 || code === 127) return code;
+  }
   return engineCode;
 }
 

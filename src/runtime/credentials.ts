@@ -106,13 +106,16 @@ export function applyCredentials(
   proc: OciProcess,
   sys: CredentialSyscalls,
   lastCap = 40,
+  available: bigint = (1n << 64n) - 1n,
 ): void {
   for (const r of proc.rlimits ?? []) {
     sys.setRlimit(r.type, rlimitValue(r.soft), rlimitValue(r.hard));
   }
   const caps = proc.capabilities;
   // No capabilities object means "leave them as they are" (OCI); Docker always sends one.
-  const bounding = caps ? capMask(caps.bounding, lastCap) : undefined;
+  // Capabilities outside the init's own bounding set cannot be granted (e.g. `--privileged` on a
+  // host whose root lacks CAP_SYS_RESOURCE): grant what exists, as Docker's "all capabilities" does.
+  const bounding = caps ? capMask(caps.bounding, lastCap) & available : undefined;
   if (bounding !== undefined) {
     for (let cap = 0; cap <= lastCap; cap++) {
       if ((bounding & (1n << BigInt(cap))) === 0n) sys.dropBounding(cap);
@@ -125,10 +128,10 @@ export function applyCredentials(
   sys.setgid(proc.user.gid);
   sys.setuid(uid);
   if (caps) {
-    const ambient = capMask(caps.ambient, lastCap);
-    const inheritable = capMask(caps.inheritable, lastCap) | ambient;
-    const permitted = capMask(caps.permitted, lastCap) | ambient;
-    const effective = capMask(caps.effective, lastCap);
+    const ambient = capMask(caps.ambient, lastCap) & available;
+    const inheritable = (capMask(caps.inheritable, lastCap) | ambient) & available;
+    const permitted = (capMask(caps.permitted, lastCap) | ambient) & available;
+    const effective = capMask(caps.effective, lastCap) & available;
     sys.capset(effective, permitted, inheritable);
     for (let cap = 0; cap <= lastCap; cap++) {
       if ((ambient & (1n << BigInt(cap))) !== 0n) sys.raiseAmbient(cap);

@@ -268,12 +268,16 @@ function main(): void {
 
   const proc = cfg.spec.process;
   try {
-    applyCredentials(proc, realCredentialSyscalls, lastCap());
+    const seccomp = cfg.spec.linux.seccomp;
+    // Without no_new_privs the kernel needs CAP_SYS_ADMIN to accept a filter: load it while the
+    // init still has it (the default profile allows the credential calls that follow).
+    const early = seccomp !== undefined && !proc.noNewPrivileges;
+    if (early) applySeccomp(seccomp);
+    applyCredentials(proc, realCredentialSyscalls, lastCap(), ownBoundingSet());
     umask(proc.user.umask ?? 0o022);
     resetSignals();
     cloexecFrom(3);
-    // Seccomp slot (init_seccomp.ts): last before execve, so the filter also covers execve.
-    if (cfg.spec.linux.seccomp !== undefined) applySeccomp(cfg.spec.linux.seccomp);
+    if (seccomp !== undefined && !early) applySeccomp(seccomp);
   } catch (err) {
     report({ t: "error", stage: "setup", exitCode: 125, message: oneLine(err) });
     Deno.exit(125);
@@ -286,6 +290,17 @@ function main(): void {
     report({ t: "error", stage: "exec", exitCode: f.exitCode, message: f.message });
     Deno.exit(f.exitCode);
   }
+}
+
+/** The init's own capability bounding set (what it can still grant). */
+function ownBoundingSet(): bigint {
+  try {
+    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
+    if (m) return BigInt(`0x${m[1]}`);
+  } catch {
+    // /proc is the container's own by now; fall back to "everything"
+  }
+  return (1n << 64n) - 1n;
 }
 
 if (import.meta.main) main();

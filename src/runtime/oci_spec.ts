@@ -91,12 +91,4 @@ export interface OciSpec {
   annotations?: Record<string, string>;
 }
 
-/**
- * How the rootfs gets mounted: storage describes it, the runtime performs it inside the
- * container's own mount namespace (so nothing is left on the host when the namespace dies).
- */
-export interface RootfsMount {
-  type: string; // "overlay" or "bind"
-  source: string;
-  options: string[];
-}
+export type { RootfsMount } from "../storage/mount.ts";
