@@ -25,6 +25,8 @@ import {
   type ImageSummary,
   type InspectMount,
   type LoginOptions,
+  type NetworkCreateOptions,
+  type NetworkInspect,
   type PullOptions,
   type RemoveOptions,
   type RunIo,
@@ -36,10 +38,40 @@ import {
   describeError,
   InternalError,
   InvalidArgumentError,
+  InvalidStateError,
   NotFoundError,
   NotImplementedError,
 } from "./errors.ts";
 import { Paths } from "./paths.ts";
+import { parseLogOptions } from "./container/logs.ts";
+import { parseRestartPolicy } from "./container/restart_policy.ts";
+import { defaultSupervision, readSupervision, Supervisor } from "./container/supervisor.ts";
+import type {
+  ContainerStats,
+  EngineEvent,
+  ExecCreateOptions,
+  ExecInspect,
+  ExecStartOptions,
+  LogEntry,
+  LogsOptions,
+  PruneOptions,
+  PruneReport,
+  SupervisionOptionsInput,
+  TopResult,
+} from "./engine_api.ts";
+import { ExecManager } from "./engine_exec.ts";
+import * as lifecycle from "./engine_lifecycle.ts";
+import type { NetworkManager, NetworkManagerOptions } from "./network/manager.ts";
+import {
+  attachRequestOf,
+  checkNetworkMode,
+  exposedKeys,
+  hostConfigPortBindings,
+  joinContainerNetwork,
+  networkModeKind,
+  summaryPorts,
+  usesBridge,
+} from "./network/container_net.ts";
 import type { OciSpec, RootfsMount } from "./runtime/oci_spec.ts";
 import { cachedSeccompForContainer } from "./security/seccomp/cached.ts";
 import type { StdioPlan } from "./runtime/stdio.ts";
@@ -161,6 +193,13 @@ export interface EngineOptions {
   cgroups?: CgroupDriver | null;
   /** Environment for bare `-e NAME` / env-file names (default `Deno.env`). */
   lookupEnv?: (name: string) => string | undefined;
+  /** Network settings (device names, nft table, pools); tests use unique names. */
+  network?: Partial<Omit<NetworkManagerOptions, "root" | "runroot">>;
+  /**
+   * The network of containers created without `--network` (default `bridge`). `none` is
+   * dockerd's `--bridge=none`: no default bridge, no host firewall or sysctl changes.
+   */
+  defaultNetwork?: string;
 }
 
 const NEVER = "0001-01-01T00:00:00Z";
@@ -210,6 +249,7 @@ export class Engine implements EngineApi {
   #cgroups?: CgroupDriver | null;
   readonly #live = new Map<string, Live>();
   readonly #trace: boolean;
+  #net?: Promise<NetworkManager>;
 
   constructor(options: EngineOptions = {}) {
     this.#options = options;
@@ -228,6 +268,18 @@ export class Engine implements EngineApi {
   /** The container store (for the API server and tests). */
   get store(): ContainerStore {
     return this.#store;
+  }
+
+  /** The network manager, loaded on first use (`--network none|host` never pays for it). */
+  network(): Promise<NetworkManager> {
+    this.#net ??= import("./network/manager.ts").then((m) =>
+      new m.NetworkManager({
+        ...this.#options.network,
+        root: this.paths.root,
+        runroot: this.paths.runroot,
+      })
+    );
+    return this.#net;
   }
 
   // -------------------------------------------------------------------------------------------
@@ -400,11 +452,26 @@ export class Engine implements EngineApi {
 
   /** {@inheritDoc EngineApi.create} */
   async create(
-    input: RunOptionsInput,
+    fullInput: RunOptionsInput & SupervisionOptionsInput,
     io: { onTiming?: TimingCallback } = {},
   ): Promise<CreateResult> {
     const tick = this.#timer(io.onTiming);
-    const opts = parseRunOptions(input);
+    // Restart policy and log options are supervision facts, kept beside the run options.
+    const { restart, logOpts, ...input } = fullInput;
+    const supervision = {
+      ...defaultSupervision(),
+      restartPolicy: parseRestartPolicy(restart),
+      log: parseLogOptions(logOpts),
+    };
+    const opts = parseRunOptions(
+      input.network === undefined && this.#options.defaultNetwork
+        ? { ...input, network: this.#options.defaultNetwork }
+        : input,
+    );
+    if (opts.rm && supervision.restartPolicy.Name !== "no") {
+      throw new InvalidArgumentError("Conflicting options: --restart and --rm");
+    }
+    await checkNetworkMode(opts, () => this.network(), (ref) => this.#store.resolve(ref));
     tick("create.options");
     const image = await this.#resolveImage(opts, io.onTiming);
     tick("create.resolve");
@@ -454,6 +521,7 @@ export class Engine implements EngineApi {
         dnsSearch: opts.dnsSearch,
         dnsOptions: opts.dnsOptions,
       }),
+      "supervision.json": JSON.stringify(supervision, null, 2) + "\n",
     };
     const rootfs = describeRootfs(image.layerDiffDirs, dir, { readonly: opts.readOnly });
     const labels = { ...(image.config.Labels ?? {}), ...opts.labels };
@@ -505,6 +573,7 @@ export class Engine implements EngineApi {
   /** {@inheritDoc EngineApi.start} */
   async start(ref: string, options: StartOptions = {}): Promise<void> {
     const id = this.#store.resolve(ref);
+    this.supervisor.markUserStart(id);
     await this.#startResolved(id, options);
   }
 
@@ -527,12 +596,19 @@ export class Engine implements EngineApi {
       const { record } = c;
       const spec = this.#store.spec(id);
       const tty = record.options.tty;
-      const stdio = makeStdio({
-        stdin: record.options.interactive && options.stdin ? "pipe" : "null",
-        stdout: options.stdout ? "pipe" : "null",
-        stderr: options.stderr ? "pipe" : "null",
-        tty: tty ? (options.consoleSize ?? { rows: 24, cols: 80 }) : undefined,
-      });
+      // Nothing attached: output goes to the container's log files (see container/logs.ts).
+      const detached = !options.stdin && !options.stdout && !options.stderr;
+      if (detached && tty) {
+        options = { ...options, stdout: lifecycle.rawLogWritable(this.supervisor.logs(id)) };
+      }
+      const stdio = detached && !tty
+        ? lifecycle.openDetachedStdio(this.supervisor.logs(id)) as unknown as StdioLike
+        : makeStdio({
+          stdin: record.options.interactive && options.stdin ? "pipe" : "null",
+          stdout: options.stdout ? "pipe" : "null",
+          stderr: options.stderr ? "pipe" : "null",
+          tty: tty ? (options.consoleSize ?? { rows: 24, cols: 80 }) : undefined,
+        });
       if (tty && options.consoleSize) {
         spec.process.consoleSize = {
           height: options.consoleSize.rows,
@@ -550,13 +626,34 @@ export class Engine implements EngineApi {
         }
         const runDir = this.paths.runContainer(id);
         fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
+        const netMode = networkModeKind(record.options.network);
+        if (netMode.kind === "container") {
+          joinContainerNetwork(spec, this.#runningPid(netMode.name));
+        }
+        const net = usesBridge(record.options) ? await this.network() : undefined;
         proc = await runtime.launch({
           id,
           spec,
           rootfs: record.rootfs,
           runDir,
           stdio,
-          onSpawn: cgroup ? (pid) => cgroup!.addProcess(pid) : undefined,
+          // The netns exists once the init is spawned; its interfaces are set up before the gate.
+          onSpawn: cgroup || net
+            ? async (pid) => {
+              cgroup?.addProcess(pid);
+              if (net) {
+                await net.attach(attachRequestOf({
+                  id,
+                  name: record.name,
+                  hostname: spec.hostname ?? id.slice(0, 12),
+                  options: record.options,
+                  imageExposed: record.imageConfig.ExposedPorts,
+                  hostsFile: record.paths.hosts,
+                  resolvConfFile: record.paths.resolvConf,
+                }, pid));
+              }
+            }
+            : undefined,
           cgroupPaths: cgroup?.paths,
           onTiming: options.onTiming,
         });
@@ -564,6 +661,7 @@ export class Engine implements EngineApi {
       } catch (err) {
         stdio.close({ streams: true });
         await cgroup?.remove().catch(() => {});
+        if (usesBridge(record.options)) await (await this.network()).detach(id).catch(() => {});
         // Under the container lock already: write the facts directly.
         this.#recordFailureLocked(id, err);
         throw this.#startError(err);
@@ -582,6 +680,7 @@ export class Engine implements EngineApi {
       };
       this.#store.writeState(id, state);
       const live = this.#supervise(id, proc, stdio, cgroup, options);
+      this.supervisor.track(id, live.done);
       try {
         await proc.start();
         tick("start.gate");
@@ -692,6 +791,7 @@ export class Engine implements EngineApi {
       stdinStop.abort();
       stdio.close();
       await cgroup?.remove().catch(() => {});
+      if (this.#net) await (await this.#net).detach(id).catch(() => {});
       try {
         fs.rmSync(this.paths.runContainer(id), { recursive: true, force: true });
       } catch {
@@ -722,7 +822,19 @@ export class Engine implements EngineApi {
   async run(input: RunOptionsInput, io: RunIo = {}): Promise<number> {
     const tick = this.#timer(io.onTiming);
     io.signal?.throwIfAborted();
-    const { Id: id } = await this.create(input, { onTiming: io.onTiming });
+    // The launch Worker boots (~10 ms) while the image and spec work runs; launch() takes it.
+    const warm = this.#options.runtime ? undefined : import("./runtime/launcher.ts").then((m) => {
+      m.warmLaunchWorker();
+      return m;
+    }, () => undefined);
+    let id: string;
+    try {
+      ({ Id: id } = await this.create(input, { onTiming: io.onTiming }));
+    } catch (err) {
+      // No launch will take the spare Worker: do not leave it running.
+      (await warm)?.discardLaunchWorker();
+      throw err;
+    }
     tick("run.create");
     const rm = this.#store.get(id).record.options.rm;
     try {
@@ -805,7 +917,14 @@ export class Engine implements EngineApi {
       if (signo === undefined) throw new InvalidArgumentError(`Invalid signal: ${signal}`);
       const c = this.#store.get(id);
       assertCanDo("kill", this.#status(c), id);
+      this.supervisor.markStoppedByUser(id);
       this.#signal(id, c.state, signo);
+      return signo === 9 && !this.#live.has(id) ? id : undefined;
+    }).then(async (unreaped) => {
+      // Not our child: nobody reaps it here, but a SIGKILL's exit code is certain.
+      if (unreaped && await this.#waitGone(unreaped, 2000)) {
+        await this.supervisor.noteKilled(unreaped);
+      }
     });
   }
 
@@ -829,14 +948,15 @@ export class Engine implements EngineApi {
   }
 
   /** {@inheritDoc EngineApi.stop} */
-  async stop(ref: string, options: { timeout?: number } = {}): Promise<void> {
+  async stop(ref: string, options: { timeout?: number; signal?: string } = {}): Promise<void> {
     const id = this.#store.resolve(ref);
     const c = this.#store.get(id);
     const status = this.#status(c);
     // Docker answers 304 for a stopped container: nothing to do.
     if (status !== "running" && status !== "paused") return;
+    this.supervisor.markStoppedByUser(id);
     const spec = this.#store.spec(id);
-    const sigName = c.record.options.stopSignal ??
+    const sigName = options.signal ?? c.record.options.stopSignal ??
       spec.annotations?.["org.opencontainers.image.stopSignal"] ??
       "SIGTERM";
     const timeout = options.timeout ?? c.record.options.stopTimeout ?? 10;
@@ -849,6 +969,7 @@ export class Engine implements EngineApi {
     if (this.#status(again) === "running" || this.#status(again) === "paused") {
       this.#signal(id, again.state, 9);
       await this.#waitGone(id, Infinity);
+      if (!this.#live.has(id)) await this.supervisor.noteKilled(id);
     }
   }
 
@@ -900,14 +1021,22 @@ export class Engine implements EngineApi {
           // no cgroup left: the normal case
         }
       }
+      if (usesBridge(c.record.options)) await (await this.network()).detach(id).catch(() => {});
       fs.rmSync(this.paths.runContainer(id), { recursive: true, force: true });
       this.#store.delete(id);
+      this.#supervisor?.forget(id);
+      this.#exec?.forgetContainer(id);
     });
   }
 
   /** {@inheritDoc EngineApi.list} */
-  list(options: { all?: boolean } = {}): Promise<ContainerSummary[]> {
-    return settle(() => this.#list(options));
+  async list(options: { all?: boolean } = {}): Promise<ContainerSummary[]> {
+    const rows = this.#list(options);
+    if (rows.some((r) => r.State === "running")) {
+      const net = await this.network();
+      for (const r of rows) r.Ports = summaryPorts(net.endpoint(r.Id));
+    }
+    return rows;
   }
 
   #list(options: { all?: boolean }): ContainerSummary[] {
@@ -945,12 +1074,23 @@ export class Engine implements EngineApi {
   }
 
   /** {@inheritDoc EngineApi.inspect} */
-  inspect(ref: string): Promise<ContainerInspect> {
-    return settle(() => {
-      const id = this.#store.resolve(ref);
-      const c = this.#store.get(id);
-      return inspectOf(c, this.#status(c), this.#store.spec(id));
+  async inspect(ref: string): Promise<ContainerInspect> {
+    const id = this.#store.resolve(ref);
+    const c = this.#store.get(id);
+    const out = lifecycle.withSupervisionFacts(
+      inspectOf(c, this.#status(c), this.#store.spec(id)),
+      c,
+      readSupervision(c.record.paths.dir),
+      this.supervisor.logs(id).jsonPath,
+    );
+    const o = c.record.options;
+    out.HostConfig.PortBindings = hostConfigPortBindings(o);
+    out.NetworkSettings = (await this.network()).settings(id, {
+      mode: o.network,
+      exposed: exposedKeys({ options: o, imageExposed: c.record.imageConfig.ExposedPorts }),
+      aliases: o.networkAliases,
     });
+    return out;
   }
 
   /** {@inheritDoc EngineApi.resize} */
@@ -965,6 +1105,221 @@ export class Engine implements EngineApi {
       }
       live.stdio.pty.resize(size.rows, size.cols);
     });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Networks (the logic lives in src/network/manager.ts)
+
+  /** Pid of a running container (for `--network container:<ref>`). */
+  #runningPid(ref: string): number {
+    const id = this.#store.resolve(ref);
+    const c = this.#store.get(id);
+    const st = this.#status(c);
+    if ((st !== "running" && st !== "paused") || !c.state.pid) {
+      throw new InvalidStateError(
+        `Cannot join the network of container "${ref}": it is not running`,
+      );
+    }
+    return c.state.pid;
+  }
+
+  /** Name of an existing container configured to use `net` (blocks its removal). */
+  #networkUser(net: { id: string; name: string }): string | undefined {
+    for (const id of this.#store.ids()) {
+      try {
+        const { record } = this.#store.get(id);
+        const mode = networkModeKind(record.options.network);
+        if (mode.kind === "bridge" && (mode.name === net.name || mode.name === net.id)) {
+          return record.name;
+        }
+      } catch {
+        // removed meanwhile
+      }
+    }
+    return undefined;
+  }
+
+  /** {@inheritDoc EngineApiNetwork.createNetwork} */
+  async createNetwork(options: NetworkCreateOptions): Promise<NetworkInspect> {
+    const net = await this.network();
+    const rec = await net.createNetwork(options);
+    return await net.inspectNetwork(rec.id);
+  }
+  /** {@inheritDoc EngineApiNetwork.listNetworks} */
+  async listNetworks(): Promise<NetworkInspect[]> {
+    return await (await this.network()).listNetworks();
+  }
+  /** {@inheritDoc EngineApiNetwork.inspectNetwork} */
+  async inspectNetwork(ref: string): Promise<NetworkInspect> {
+    return await (await this.network()).inspectNetwork(ref);
+  }
+  /** {@inheritDoc EngineApiNetwork.removeNetwork} */
+  async removeNetwork(ref: string): Promise<void> {
+    await (await this.network()).removeNetwork(ref, (n) => this.#networkUser(n));
+  }
+  /** {@inheritDoc EngineApiNetwork.pruneNetworks} */
+  async pruneNetworks(): Promise<string[]> {
+    return await (await this.network()).pruneNetworks((n) => this.#networkUser(n));
+  }
+  /** {@inheritDoc EngineApiNetwork.connectNetwork} */
+  async connectNetwork(
+    network: string,
+    container: string,
+    options: { aliases?: string[]; ip?: string } = {},
+  ): Promise<void> {
+    const id = this.#store.resolve(container);
+    const c = this.#store.get(id);
+    const pid = this.#runningPid(id);
+    await (await this.network()).connect(network, {
+      containerId: id,
+      name: c.record.name,
+      hostname: this.#store.spec(id).hostname ?? id.slice(0, 12),
+      pid,
+    }, options);
+  }
+  /** {@inheritDoc EngineApiNetwork.disconnectNetwork} */
+  async disconnectNetwork(network: string, container: string): Promise<void> {
+    const id = this.#store.resolve(container);
+    await (await this.network()).disconnect(network, id);
+  }
+  /** {@inheritDoc EngineApiNetwork.port} */
+  async port(
+    container: string,
+  ): Promise<{ proto: "tcp" | "udp"; hostIp: string; hostPort: number; containerPort: number }[]> {
+    const id = this.#store.resolve(container);
+    return (await this.network()).endpoint(id)?.ports ?? [];
+  }
+
+  /**
+   * Undoes network state dead containers left behind (veths, rules, addresses, DNS names) and
+   * restarts the embedded DNS for running ones. Call at engine/daemon start.
+   */
+  async reconcileNetwork(): Promise<{ detached: string[]; releasedAddresses: number }> {
+    return await (await this.network()).reconcile((id) => {
+      try {
+        const st = this.#status(this.#store.get(id));
+        return st === "running" || st === "paused" || this.#live.has(id);
+      } catch {
+        return false;
+      }
+    });
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Detached containers: supervision, logs, lifecycle verbs, exec (logic in engine_lifecycle.ts,
+  // engine_exec.ts and container/supervisor.ts).
+
+  #supervisor?: Supervisor;
+  #exec?: ExecManager;
+
+  /** The supervisor of this engine's containers (logs, exits, restart policies). */
+  get supervisor(): Supervisor {
+    this.#supervisor ??= new Supervisor({
+      paths: this.paths,
+      store: this.#store,
+      startDetached: async (id) => {
+        await this.#startResolved(id, {});
+      },
+      removeCgroup: async (id) => {
+        await (await lifecycle.containerCgroup(this.#lifecycle(), id))?.remove();
+      },
+      autoRemove: (id) => this.remove(id, { force: true }),
+    });
+    return this.#supervisor;
+  }
+
+  #lifecycle(): lifecycle.LifecycleContext {
+    return {
+      paths: this.paths,
+      store: this.#store,
+      supervisor: this.supervisor,
+      cgroupDriver: () => this.#cgroupDriver(),
+      remove: (id, o) => this.remove(id, o),
+    };
+  }
+
+  #execs(): ExecManager {
+    this.#exec ??= new ExecManager({
+      store: this.#store,
+      cgroup: (id) => lifecycle.containerCgroup(this.#lifecycle(), id),
+    });
+    return this.#exec;
+  }
+
+  /** {@inheritDoc EngineApiDetached.logs} */
+  logs(ref: string, options?: LogsOptions): AsyncIterable<LogEntry> {
+    return lifecycle.containerLogs(this.#lifecycle(), this.#store.resolve(ref), options);
+  }
+  /** {@inheritDoc EngineApiDetached.pause} */
+  async pause(ref: string): Promise<void> {
+    await lifecycle.pauseContainer(this.#lifecycle(), this.#store.resolve(ref));
+  }
+  /** {@inheritDoc EngineApiDetached.unpause} */
+  async unpause(ref: string): Promise<void> {
+    await lifecycle.unpauseContainer(this.#lifecycle(), this.#store.resolve(ref));
+  }
+  /** {@inheritDoc EngineApiDetached.restart} */
+  async restart(ref: string, options: { timeout?: number } = {}): Promise<void> {
+    const id = this.#store.resolve(ref);
+    await this.stop(id, options);
+    await this.start(id);
+    this.supervisor.emit("restart", id);
+  }
+  /** {@inheritDoc EngineApiDetached.top} */
+  async top(ref: string, psArgs?: string): Promise<TopResult> {
+    return await lifecycle.topContainer(this.#lifecycle(), this.#store.resolve(ref), psArgs);
+  }
+  /** {@inheritDoc EngineApiDetached.stats} */
+  async stats(ref: string): Promise<ContainerStats> {
+    return await lifecycle.statsContainer(this.#lifecycle(), this.#store.resolve(ref));
+  }
+  /** {@inheritDoc EngineApiDetached.rename} */
+  async rename(ref: string, newName: string): Promise<void> {
+    await lifecycle.renameContainer(this.#lifecycle(), this.#store.resolve(ref), newName);
+  }
+  /** {@inheritDoc EngineApiDetached.prune} */
+  async prune(options?: PruneOptions): Promise<PruneReport> {
+    return await lifecycle.pruneContainers(this.#lifecycle(), options);
+  }
+  /** {@inheritDoc EngineApiDetached.execCreate} */
+  execCreate(ref: string, options: ExecCreateOptions): Promise<string> {
+    return settle(() => this.#execs().create(this.#store.resolve(ref), options));
+  }
+  /** {@inheritDoc EngineApiDetached.execStart} */
+  async execStart(execId: string, options?: ExecStartOptions): Promise<void> {
+    await this.#execs().start(execId, options);
+  }
+  /** Resolves with an exec's exit code once it ended. */
+  execWait(execId: string): Promise<number> {
+    return this.#execs().wait(execId);
+  }
+  /** {@inheritDoc EngineApiDetached.execInspect} */
+  execInspect(execId: string): Promise<ExecInspect> {
+    return settle(() => this.#execs().inspect(execId));
+  }
+  /** {@inheritDoc EngineApiDetached.execResize} */
+  execResize(execId: string, size: ConsoleSize): Promise<void> {
+    return settle(() => this.#execs().resize(execId, size));
+  }
+  /** {@inheritDoc EngineApiDetached.events} */
+  events(listener: (e: EngineEvent) => void): () => void {
+    return this.supervisor.subscribe(listener);
+  }
+  /** {@inheritDoc EngineApiDetached.copyFrom} */
+  copyFrom(ref: string, src: string, dest: string): Promise<void> {
+    return settle(() =>
+      lifecycle.copyFromContainer(this.#lifecycle(), this.#store.resolve(ref), src, dest)
+    );
+  }
+  /** {@inheritDoc EngineApiDetached.copyTo} */
+  copyTo(ref: string, src: string, dest: string): Promise<void> {
+    return settle(() =>
+      lifecycle.copyToContainer(this.#lifecycle(), this.#store.resolve(ref), src, dest)
+    );
+  }
+  /** {@inheritDoc EngineApiDetached.recover} */
+  recover(): Promise<{ adopted: string[]; exited: string[] }> {
+    return this.supervisor.recover();
   }
 }
 
@@ -1005,8 +1360,8 @@ function statusText(status: ContainerStatus, state: ContainerState): string {
       return `Up ${humanDuration(since(state.startedAt))} (Paused)`;
     case "exited":
       return state.finishedAt
-        ? `Exited (${state.exitCode ?? 0}) ${humanDuration(since(state.finishedAt))} ago`
-        : `Exited (${state.exitCode ?? 0})`;
+        ? `Exited (${state.exitCode ?? "unknown"}) ${humanDuration(since(state.finishedAt))} ago`
+        : `Exited (${state.exitCode ?? "unknown"})`;
     case "created":
       return "Created";
     case "dead":

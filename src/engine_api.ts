@@ -7,6 +7,7 @@
  */
 import { DockerTsError } from "./errors.ts";
 import type { RunOptionsInput } from "./spec/run_options.ts";
+import type { NetworkCreateOptions, NetworkInspect } from "./network/manager.ts";
 
 export type { RunOptionsInput } from "./spec/run_options.ts";
 
@@ -278,7 +279,7 @@ export interface RemoveOptions {
  * or a name (with or without the leading `/`). Errors are `DockerTsError`s (`src/errors.ts`):
  * NotFound, Conflict, InvalidArgument, InvalidState…
  */
-export interface EngineApi {
+export interface EngineApi extends EngineApiDetached, EngineApiNetwork {
   // Images (delegated to the image service)
   /** Pulls an image; resolves to its summary. */
   pull(ref: string, options?: PullOptions): Promise<ImageSummary>;
@@ -323,8 +324,11 @@ export interface EngineApi {
   wait(id: string, options?: WaitOptions): Promise<number>;
   /** Sends a signal (name with or without `SIG`, or number; default KILL). */
   kill(id: string, signal?: string | number): Promise<void>;
-  /** Stop signal, then KILL after `timeout` seconds (default the container's, else 10). */
-  stop(id: string, options?: { timeout?: number }): Promise<void>;
+  /**
+   * Stop signal (`signal`, else the container's), then KILL after `timeout` seconds (default
+   * the container's, else 10).
+   */
+  stop(id: string, options?: { timeout?: number; signal?: string }): Promise<void>;
   /** Removes a container; a running one needs `force`. */
   remove(id: string, options?: RemoveOptions): Promise<void>;
   /** Lists containers (running only unless `all`). */
@@ -333,4 +337,201 @@ export interface EngineApi {
   inspect(id: string): Promise<ContainerInspect>;
   /** Resizes a running container's pty. */
   resize(id: string, size: ConsoleSize): Promise<void>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Detached containers: supervision, logs, lifecycle verbs, exec (issue "Detached containers").
+// All optional on EngineApi so an implementation can grow into them; `Engine` has them all.
+
+/** Supervision options accepted by `create` next to the run options. */
+export interface SupervisionOptionsInput {
+  /** `no`, `on-failure[:N]`, `always`, `unless-stopped`, or the API's object. */
+  restart?: string | { Name?: string; MaximumRetryCount?: number };
+  /** `--log-opt` values: `max-size=10m`, `max-file=3` (list or map). */
+  logOpts?: string[] | Record<string, string>;
+}
+
+/** One entry of a container's log. */
+export interface LogEntry {
+  stream: "stdout" | "stderr";
+  /** RFC 3339 with nanoseconds. */
+  time: string;
+  /** The line's bytes (newline included when the line had one). */
+  data: Uint8Array;
+}
+
+/** Options of {@link EngineApiDetached.logs}. */
+export interface LogsOptions {
+  stdout?: boolean;
+  stderr?: boolean;
+  follow?: boolean;
+  /** Last N entries; negative or absent: all. */
+  tail?: number;
+  /** Unix seconds, RFC 3339, or a relative duration (`10m`). */
+  since?: string | number;
+  until?: string | number;
+  signal?: AbortSignal;
+}
+
+/** `docker top` (`GET /containers/{id}/top`). */
+export interface TopResult {
+  Titles: string[];
+  Processes: string[][];
+}
+
+/** `GET /containers/{id}/stats?stream=false` (Docker's shape, the fields docker-ts fills). */
+export interface ContainerStats {
+  id: string;
+  name: string;
+  read: string;
+  preread: string;
+  pids_stats: { current?: number };
+  cpu_stats: Record<string, unknown>;
+  precpu_stats: Record<string, unknown>;
+  memory_stats: Record<string, unknown>;
+  blkio_stats: Record<string, unknown>;
+  networks: Record<string, unknown>;
+}
+
+/** Options of {@link EngineApiDetached.prune}. */
+export interface PruneOptions {
+  /** `key`, `key=value`, `!key`… all must match. */
+  labels?: string[];
+  /** Only containers created before (unix seconds or RFC 3339). */
+  until?: string | number;
+}
+
+/** `POST /containers/prune`. */
+export interface PruneReport {
+  ContainersDeleted: string[];
+  SpaceReclaimed: number;
+}
+
+/** Options of {@link EngineApiDetached.execCreate} (`POST /containers/{id}/exec`). */
+export interface ExecCreateOptions {
+  cmd: string[];
+  env?: string[];
+  /** `user`, `uid`, `user:group`, `uid:gid`. */
+  user?: string;
+  workdir?: string;
+  tty?: boolean;
+  /** Keep stdin open (`-i`). */
+  interactive?: boolean;
+  privileged?: boolean;
+}
+
+/** `GET /exec/{id}/json`. */
+export interface ExecInspect {
+  ID: string;
+  ContainerID: string;
+  Running: boolean;
+  /** Null until it exited. */
+  ExitCode: number | null;
+  Pid: number;
+  OpenStdin: boolean;
+  OpenStdout: boolean;
+  OpenStderr: boolean;
+  ProcessConfig: {
+    entrypoint: string;
+    arguments: string[];
+    privileged: boolean;
+    tty: boolean;
+    user: string;
+  };
+}
+
+/** Options of {@link EngineApiDetached.execStart}. */
+export interface ExecStartOptions extends StdioStreams {
+  /** Run in the background: resolve once started, output discarded. */
+  detach?: boolean;
+  signal?: AbortSignal;
+}
+
+/** A container event (Docker's `/events` message is built from it). */
+export interface EngineEvent {
+  Type: "container";
+  Action: string;
+  id: string;
+  attributes: Record<string, string>;
+  timeNano: number;
+}
+
+/** The verbs of detached containers; `Engine` implements all of them. */
+export interface EngineApiDetached {
+  /** Reads a container's logs (json-file plus unconverted output). */
+  logs?(id: string, options?: LogsOptions): AsyncIterable<LogEntry>;
+  /** Freezes a running container (cgroup freezer). */
+  pause?(id: string): Promise<void>;
+  /** Thaws a paused container. */
+  unpause?(id: string): Promise<void>;
+  /** Stop (if running) then start, detached. */
+  restart?(id: string, options?: { timeout?: number }): Promise<void>;
+  /** Processes of a running container (`ps` arguments, default `-ef`). */
+  top?(id: string, psArgs?: string): Promise<TopResult>;
+  /** One stats sample. */
+  stats?(id: string): Promise<ContainerStats>;
+  /** Renames a container. */
+  rename?(id: string, newName: string): Promise<void>;
+  /** Removes stopped containers. */
+  prune?(options?: PruneOptions): Promise<PruneReport>;
+  /** Creates an exec instance in a running container; resolves to its id. */
+  execCreate?(id: string, options: ExecCreateOptions): Promise<string>;
+  /** Starts an exec; resolves when it ends (or at once with `detach`). */
+  execStart?(execId: string, options?: ExecStartOptions): Promise<void>;
+  /** Inspects an exec instance. */
+  execInspect?(execId: string): Promise<ExecInspect>;
+  /** Resizes an exec's pty. */
+  execResize?(execId: string, size: ConsoleSize): Promise<void>;
+  /** Subscribes to container events; returns the unsubscribe function. */
+  events?(listener: (e: EngineEvent) => void): () => void;
+  /**
+   * `docker cp CONTAINER:SRC DEST` between host paths and a running container (in-process: the
+   * API's archive endpoints need tar streams instead). Symlinks resolve inside the container.
+   */
+  copyFrom?(id: string, src: string, dest: string): Promise<void>;
+  /** `docker cp SRC CONTAINER:DEST`. */
+  copyTo?(id: string, src: string, dest: string): Promise<void>;
+  /** Daemon start: adopt running containers, record the dead ones, clean stale state. */
+  recover?(): Promise<{ adopted: string[]; exited: string[] }>;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Networks (issue "Networking"). Optional on EngineApi, like the detached verbs; `Engine` has them.
+
+export type {
+  NetworkCreateOptions,
+  NetworkInspect,
+  NetworkSettingsView,
+} from "./network/manager.ts";
+
+/** Network verbs: `network create|ls|inspect|rm|prune|connect|disconnect` and `port`. */
+export interface EngineApiNetwork {
+  /** Creates a user-defined bridge network; resolves to its inspect record. */
+  createNetwork?(
+    options: NetworkCreateOptions,
+  ): Promise<NetworkInspect>;
+  /** Every network (`bridge`, `host`, `none` and user networks). */
+  listNetworks?(): Promise<NetworkInspect[]>;
+  /** One network by name, id or unique id prefix. */
+  inspectNetwork?(ref: string): Promise<NetworkInspect>;
+  /** Removes a user network; Conflict while containers use it. */
+  removeNetwork?(ref: string): Promise<void>;
+  /** Removes every unused user network; resolves to their names. */
+  pruneNetworks?(): Promise<string[]>;
+  /** Connects a running container to a network. */
+  connectNetwork?(
+    network: string,
+    container: string,
+    options?: { aliases?: string[]; ip?: string },
+  ): Promise<void>;
+  /** Disconnects a running container from a network. */
+  disconnectNetwork?(
+    network: string,
+    container: string,
+    options?: { force?: boolean },
+  ): Promise<void>;
+  /** A container's published ports (`docker port`). */
+  port?(container: string): Promise<
+    { proto: "tcp" | "udp"; hostIp: string; hostPort: number; containerPort: number }[]
+  >;
 }

@@ -78,5 +78,7 @@ export function processIo(): CliIo {
 export async function createLocalEngine(root: string, runroot: string): Promise<EngineApi> {
   // Loaded on demand so `--help`, flag errors and `version` never pay for the engine's imports.
   const { Engine } = await import("../engine.ts");
-  return new Engine({ root, runroot });
+  // DOCKER_TS_DEFAULT_NETWORK=none is dockerd's `--bridge=none` (no default bridge on the host).
+  const defaultNetwork = Deno.env.get("DOCKER_TS_DEFAULT_NETWORK") || undefined;
+  return new Engine({ root, runroot, defaultNetwork });
 }

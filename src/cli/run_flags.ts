@@ -74,6 +74,38 @@ export const CREATE_FLAGS: FlagSpec[] = [
     description: "Connect a container to a network",
   },
   {
+    name: "publish",
+    short: "p",
+    kind: "list",
+    valueName: "list",
+    description: "Publish a container's port(s) to the host",
+  },
+  {
+    name: "publish-all",
+    short: "P",
+    kind: "bool",
+    description: "Publish all exposed ports to random ports",
+  },
+  {
+    name: "expose",
+    kind: "list",
+    valueName: "list",
+    description: "Expose a port or a range of ports",
+  },
+  {
+    name: "ip",
+    kind: "string",
+    valueName: "string",
+    description: "IPv4 address (e.g., 172.30.100.104)",
+  },
+  {
+    name: "network-alias",
+    aliases: ["net-alias"],
+    kind: "list",
+    valueName: "list",
+    description: "Add network-scoped alias for the container",
+  },
+  {
     name: "pids-limit",
     kind: "int",
     description: "Tune container pids limit (set -1 for unlimited)",
@@ -192,6 +224,13 @@ export function toRunOptions(
     detach: bool(parsed, "detach"),
     pull: pull as (typeof PULL_POLICIES)[number],
   };
+  const publish = list(parsed, "publish");
+  if (publish.length > 0) opts.publish = publish;
+  if (bool(parsed, "publish-all")) opts.publishAll = true;
+  const expose = list(parsed, "expose");
+  if (expose.length > 0) opts.expose = expose;
+  const aliases = list(parsed, "network-alias");
+  if (aliases.length > 0) opts.networkAliases = aliases;
   // Docker distinguishes "no command" (image default) from any given command.
   if (cmd.length > 0) opts.cmd = cmd;
   const entrypoint = given<string>(parsed, "entrypoint");
@@ -203,6 +242,7 @@ export function toRunOptions(
     ["name", "name"],
     ["stop-signal", "stopSignal"],
     ["network", "network"],
+    ["ip", "ip"],
     ["memory", "memory"],
     ["memory-swap", "memorySwap"],
     ["cpus", "cpus"],

@@ -12,7 +12,6 @@
 import { bringLoopbackUp, NAMESPACE_FLAGS, unshare } from "../../ffi/namespace.ts";
 import { errno } from "../../ffi/errno.ts";
 import {
-  capset,
   chdir,
   cloexecFrom,
   closeFd,
@@ -22,21 +21,10 @@ import {
   O_PATH,
   O_RDWR,
   openFd,
-  PR_CAP_AMBIENT,
-  PR_CAP_AMBIENT_RAISE,
-  PR_CAPBSET_DROP,
-  PR_SET_KEEPCAPS,
-  PR_SET_NO_NEW_PRIVS,
-  prctl,
   readFd,
   resetSignals,
-  RLIMITS,
   setCloexec,
-  setgroups,
   sethostname,
-  setresgid,
-  setresuid,
-  setRlimit,
   umask,
   writeFd,
 } from "../../ffi/process.ts";
@@ -44,7 +32,8 @@ import { mount, MS_BIND, MS_REC } from "../../ffi/mount.ts";
 import type { InitConfig, InitStatus } from "./init_config.ts";
 import { CONFIG_FD, GO_FD, STATUS_FD } from "./init_config.ts";
 import { planMounts, planRootfs } from "./mount_plan.ts";
-import { applyCredentials, type CredentialSyscalls } from "./credentials.ts";
+import { applyCredentials } from "./credentials.ts";
+import { boundingSetOf, lastCap, mkdirOwned, realCredentialSyscalls } from "./init_syscalls.ts";
 import { execFailure, lookupExecutable } from "./exec_lookup.ts";
 import { applySeccomp } from "./init_seccomp.ts";
 import {
@@ -83,55 +72,6 @@ function oneLine(err: unknown): string {
   return msg.replace(/\s*\n\s*/g, " ");
 }
 
-const realCredentialSyscalls: CredentialSyscalls = {
-  setRlimit(name, soft, hard) {
-    const resource = RLIMITS[name];
-    if (resource === undefined) throw new Error(`Unknown rlimit "${name}"`);
-    try {
-      setRlimit(resource, { soft, hard }, 0, name);
-    } catch (err) {
-      if ((err as { code?: string }).code === "EPERM") {
-        throw new Error(
-          `Cannot set ${name} to soft ${soft} hard ${hard}: raising a hard limit needs ` +
-            `CAP_SYS_RESOURCE, which this host's root lacks`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
-  },
-  dropBounding(cap) {
-    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0, `PR_CAPBSET_DROP ${cap}`);
-  },
-  keepCaps(on) {
-    prctl(PR_SET_KEEPCAPS, on ? 1 : 0, 0, 0, 0, "PR_SET_KEEPCAPS");
-  },
-  setgroups,
-  setgid(gid) {
-    setresgid(gid, gid, gid);
-  },
-  setuid(uid) {
-    setresuid(uid, uid, uid);
-  },
-  capset(effective, permitted, inheritable) {
-    capset({ effective, permitted, inheritable });
-  },
-  raiseAmbient(cap) {
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, `PR_CAP_AMBIENT_RAISE ${cap}`);
-  },
-  noNewPrivs() {
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, "PR_SET_NO_NEW_PRIVS");
-  },
-};
-
-function lastCap(): number {
-  try {
-    return Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
-  } catch {
-    return 40;
-  }
-}
-
 let goConsumed = false;
 /** Waits for the launcher's go byte (the engine's cgroup join is done), once. */
 function awaitGo(newCgroupNs: boolean): void {
@@ -140,24 +80,6 @@ function awaitGo(newCgroupNs: boolean): void {
   readFd(GO_FD, new Uint8Array(1));
   closeFd(GO_FD);
   if (newCgroupNs) unshare(NAMESPACE_FLAGS.cgroup);
-}
-
-function mkdirOwned(path: string, uid: number, gid: number): void {
-  const missing: string[] = [];
-  let p = path;
-  while (p !== "/" && p !== "") {
-    try {
-      Deno.statSync(p);
-      break;
-    } catch {
-      missing.unshift(p);
-      p = p.slice(0, p.lastIndexOf("/")) || "/";
-    }
-  }
-  for (const dir of missing) {
-    Deno.mkdirSync(dir, { mode: 0o755 });
-    Deno.chownSync(dir, uid, gid);
-  }
 }
 
 function setup(cfg: InitConfig, timings: Record<string, number>): { path: string } {
@@ -273,7 +195,7 @@ function main(): void {
     // init still has it (the default profile allows the credential calls that follow).
     const early = seccomp !== undefined && !proc.noNewPrivileges;
     if (early) applySeccomp(seccomp);
-    applyCredentials(proc, realCredentialSyscalls, lastCap(), ownBoundingSet());
+    applyCredentials(proc, realCredentialSyscalls, lastCap(), boundingSetOf("/proc/self/status"));
     umask(proc.user.umask ?? 0o022);
     resetSignals();
     cloexecFrom(3);
@@ -290,17 +212,6 @@ function main(): void {
     report({ t: "error", stage: "exec", exitCode: f.exitCode, message: f.message });
     Deno.exit(f.exitCode);
   }
-}
-
-/** The init's own capability bounding set (what it can still grant). */
-function ownBoundingSet(): bigint {
-  try {
-    const m = /^CapBnd:\s*([0-9a-f]+)$/m.exec(Deno.readTextFileSync("/proc/self/status"));
-    if (m) return BigInt(`0x${m[1]}`);
-  } catch {
-    // /proc is the container's own by now; fall back to "everything"
-  }
-  return (1n << 64n) - 1n;
 }
 
 if (import.meta.main) main();

@@ -7,6 +7,7 @@
  */
 import { z } from "zod";
 import { InvalidArgumentError, NotImplementedError } from "../errors.ts";
+import { parsePublish, type PortSpec } from "../network/port_spec.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Value parsers (Docker's syntaxes). Each throws InvalidArgumentError with a docker-like message.
@@ -418,8 +419,18 @@ export type RunOptionsInput = {
   /** `--tmpfs /path[:opts]` */
   tmpfs?: string[];
   readOnly?: boolean;
-  /** `none` (default until bridge networking lands) or `host`. */
+  /** `bridge` (default), `none`, `host`, `container:<name|id>` or a user network's name. */
   network?: string;
+  /** `-p [ip:][hostPort:]containerPort[/proto]`, ranges allowed. */
+  publish?: string[];
+  /** `-P`: publish every exposed port to a random host port. */
+  publishAll?: boolean;
+  /** `--expose port[/proto]` (ranges allowed). */
+  expose?: string[];
+  /** `--ip` on a user-defined network. */
+  ip?: string;
+  /** `--network-alias` on a user-defined network. */
+  networkAliases?: string[];
   capAdd?: string[];
   capDrop?: string[];
   privileged?: boolean;
@@ -499,6 +510,11 @@ export const RunOptionsSchema: z.ZodType<RunOptionsRaw, RunOptionsInput> = z.str
   tmpfs: strList.default([]),
   readOnly: z.boolean().default(false),
   network: z.string().default("default"),
+  publish: strList.optional(),
+  publishAll: z.boolean().optional(),
+  expose: strList.optional(),
+  ip: z.string().optional(),
+  networkAliases: strList.optional(),
   capAdd: strList.default([]),
   capDrop: strList.default([]),
   privileged: z.boolean().default(false),
@@ -543,7 +559,18 @@ export interface RunOptions {
   stopTimeout?: number;
   mounts: MountSpec[];
   readOnly: boolean;
-  network: "none" | "host";
+  /** `bridge`, `none`, `host`, `container:<name|id>` or a user network's name. */
+  network: string;
+  /** Parsed `-p` bindings (host port 0: random). */
+  publish: PortSpec[];
+  /** `-P`. */
+  publishAll: boolean;
+  /** `--expose` keys in Docker's `80/tcp` form. */
+  expose: string[];
+  /** `--ip`. */
+  ip?: string;
+  /** `--network-alias`es. */
+  networkAliases: string[];
   capAdd: string[];
   capDrop: string[];
   privileged: boolean;
@@ -622,6 +649,11 @@ export function parseRunOptions(input: unknown): RunOptions {
     ],
     readOnly: raw.readOnly,
     network: parseNetwork(raw.network),
+    publish: (raw.publish ?? []).flatMap(parsePublish),
+    publishAll: raw.publishAll ?? false,
+    expose: (raw.expose ?? []).map(parseExpose),
+    ip: raw.ip === "" ? undefined : raw.ip,
+    networkAliases: raw.networkAliases ?? [],
     capAdd: raw.capAdd,
     capDrop: raw.capDrop,
     privileged: raw.privileged,
@@ -649,16 +681,22 @@ export function parseRunOptions(input: unknown): RunOptions {
   return opts;
 }
 
-function parseNetwork(value: string): "none" | "host" {
-  if (value === "none" || value === "host") return value;
-  // Until the bridge network lands the default network is "none".
-  if (value === "default" || value === "") return "none";
-  if (value === "bridge") {
-    throw new NotImplementedError(
-      `Cannot use network "bridge": bridge networking is not supported yet`,
-    );
+function parseNetwork(value: string): string {
+  // Docker's "default" is the bridge network. Whether a named network exists is checked by the
+  // engine (it needs the network store).
+  if (value === "default" || value === "") return "bridge";
+  if (value.startsWith("container:") && value.length === "container:".length) {
+    throw new InvalidArgumentError(`Invalid network mode "${value}": no container given`);
   }
-  throw new InvalidArgumentError(`Invalid network "${value}": network ${value} not found`);
+  return value;
+}
+
+function parseExpose(value: string): string {
+  const m = /^(\d{1,5})(?:-(\d{1,5}))?(?:\/(tcp|udp|sctp))?$/i.exec(value.trim());
+  if (!m || Number(m[1]) < 1 || Number(m[1]) > 65535 || (m[2] && Number(m[2]) > 65535)) {
+    throw new InvalidArgumentError(`Invalid range format for --expose: ${value}`);
+  }
+  return `${m[1]}${m[2] ? `-${m[2]}` : ""}/${(m[3] ?? "tcp").toLowerCase()}`;
 }
 
 /** A named cross-field rule applied after parsing. */
@@ -742,6 +780,31 @@ export const SEMANTIC_CHECKS: readonly SemanticCheck[] = [
         throw new InvalidArgumentError(
           `the working directory '${o.workdir}' is invalid, it needs to be an absolute path`,
         );
+      }
+    },
+  },
+  {
+    name: "network-scoped-options",
+    check(o) {
+      const builtIn = o.network === "bridge" || o.network === "none" || o.network === "host" ||
+        o.network.startsWith("container:");
+      if (o.ip !== undefined && builtIn) {
+        throw new InvalidArgumentError(
+          "user specified IP address is supported on user defined networks only",
+        );
+      }
+      if (o.networkAliases.length > 0 && builtIn) {
+        throw new InvalidArgumentError(
+          "network-scoped alias is supported only for containers in user defined networks",
+        );
+      }
+      if ((o.publish.length > 0 || o.publishAll) && o.network.startsWith("container:")) {
+        throw new InvalidArgumentError(
+          "conflicting options: port publishing and the container type network mode",
+        );
+      }
+      if (o.hostname !== undefined && o.network.startsWith("container:")) {
+        throw new InvalidArgumentError("conflicting options: hostname and the network mode");
       }
     },
   },

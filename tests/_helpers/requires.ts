@@ -43,6 +43,11 @@ function exists(p: string): boolean {
   }
 }
 
+function onPath(name: string): boolean {
+  const dirs = (Deno.env.get("PATH") ?? "").split(":").filter(Boolean);
+  return dirs.some((d) => exists(`${d}/${name}`));
+}
+
 function isRoot(): boolean {
   return Deno.uid() === 0;
 }
@@ -69,7 +74,9 @@ function check(need: Need): string | undefined {
         : "needs a cgroup2 mount";
     default: {
       const bin = BINARIES[need];
-      if (bin && !exists(bin)) return `needs ${need} (${bin})`;
+      if (bin && !exists(bin) && !onPath(bin.slice(bin.lastIndexOf("/") + 1))) {
+        return `needs ${need} (${bin})`;
+      }
       return undefined;
     }
   }

@@ -37,7 +37,8 @@ async function dts(
     stdin: options.stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
-    env: { NO_COLOR: "1" },
+    // No default bridge on the host for these runs (dockerd --bridge=none).
+    env: { NO_COLOR: "1", DOCKER_TS_DEFAULT_NETWORK: "none" },
   }).spawn();
   if (options.stdin !== undefined) {
     const w = child.stdin.getWriter();

@@ -29,6 +29,8 @@ async function withEngine(
       stdio: fakeStdio,
       cgroups: null,
       lookupEnv: () => undefined,
+      // The fake runtime's pids are host processes: no bridge network for them.
+      defaultNetwork: "none",
     });
     await fn(engine, { images, runtime, dir });
   } finally {

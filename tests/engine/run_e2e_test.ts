@@ -18,7 +18,11 @@ async function engine(): Promise<Engine> {
   if (!shared) {
     const fx = await ensureFixtures();
     const dir = await Deno.makeTempDir({ prefix: "dts-e2e-" });
-    const e = new Engine({ root: path.join(dir, "root"), runroot: path.join(dir, "run") });
+    const e = new Engine({
+      root: path.join(dir, "root"),
+      runroot: path.join(dir, "run"),
+      defaultNetwork: "none",
+    });
     await e.load(fx.dockerArchive("busybox"));
     shared = { engine: e, dir };
   }

@@ -37,7 +37,7 @@ Deno.test("run options: defaults and parsed values", () => {
   assert.equal(o.shmSize, 128 * 1024 ** 2);
   assert.deepEqual(o.ulimits, [{ name: "nofile", soft: 1024, hard: 2048 }]);
   assert.deepEqual(o.labels, { a: "b", c: "" });
-  assert.equal(o.network, "none");
+  assert.equal(o.network, "bridge", "Docker's default network is the bridge");
   assert.equal(o.pull, "missing");
   assert.equal(parseRunOptions({ image: "x" }).shmSize, 64 * 1024 ** 2);
 });
@@ -152,7 +152,8 @@ Deno.test("security opts and networks", () => {
     InvalidArgumentError,
   );
   assert.equal(parseRunOptions({ image: "x", network: "host" }).network, "host");
-  assert.throws(() => parseRunOptions({ image: "x", network: "bridge" }), NotImplementedError);
+  assert.equal(parseRunOptions({ image: "x", network: "bridge" }).network, "bridge");
+  assert.equal(parseRunOptions({ image: "x", network: "default" }).network, "bridge");
   assert.deepEqual(parseRunOptions({ image: "x", addHosts: ["db:10.0.0.2", "v6=::1"] }).addHosts, [
     { host: "db", ip: "10.0.0.2" },
     { host: "v6", ip: "::1" },

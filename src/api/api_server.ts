@@ -1,0 +1,172 @@
+/**
+ * The Docker Engine API server: the HTTP server, the router and the handlers over an
+ * {@link EngineApi}, listening on a unix socket.
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describeError, UnavailableError } from "../errors.ts";
+import type { EngineApi } from "../engine_api.ts";
+import { type HttpHandler, HttpServer } from "./http_server.ts";
+import { API_VERSION, Router } from "./router.ts";
+import {
+  type ApiContext,
+  type ApiHandler,
+  apiRequest,
+  type DaemonInfo,
+  EventBus,
+  sendError,
+  sendJson,
+} from "./handlers/_common.ts";
+import { registerSystem } from "./handlers/system.ts";
+import { registerImages } from "./handlers/images.ts";
+import { registerContainers } from "./handlers/containers.ts";
+import { registerExec } from "./handlers/exec.ts";
+
+/** docker-ts's version as the API reports it. */
+export const DOCKER_TS_VERSION = "0.1.0";
+
+/** Options of {@link createApiHandler}. */
+export interface ApiHandlerOptions {
+  engine: EngineApi;
+  /** Facts for `/info` and `/version` (root defaults to `/var/lib/docker-ts`). */
+  daemon?: Partial<DaemonInfo>;
+  /** Receives one line per failed request (5xx) and per error after a response started. */
+  log?: (line: string) => void;
+}
+
+/** The headers dockerd puts on every response (the CLI negotiates from `_ping`'s). */
+export function defaultHeaders(version: string = DOCKER_TS_VERSION): Record<string, string> {
+  return {
+    "Api-Version": API_VERSION,
+    "Docker-Experimental": "false",
+    "Ostype": "linux",
+    "Server": `Docker/${version} (linux)`,
+  };
+}
+
+/** Builds the request handler and its context (tests drive it without a socket too). */
+export function createApiHandler(
+  options: ApiHandlerOptions,
+): { handler: HttpHandler; context: ApiContext } {
+  const daemon: DaemonInfo = {
+    version: options.daemon?.version ?? DOCKER_TS_VERSION,
+    root: options.daemon?.root ?? "/var/lib/docker-ts",
+    runroot: options.daemon?.runroot ?? "/run/docker-ts",
+    socket: options.daemon?.socket,
+  };
+  const context: ApiContext = {
+    engine: options.engine,
+    daemon,
+    events: new EventBus(),
+    state: new Map(),
+  };
+  const router = new Router<ApiHandler>();
+  registerSystem(router);
+  registerImages(router);
+  registerContainers(router);
+  registerExec(router);
+  const log = options.log;
+  const handler: HttpHandler = async (http, res) => {
+    let match;
+    try {
+      match = router.match(http.method, http.path);
+    } catch (err) {
+      await sendError(res, err);
+      return;
+    }
+    if (!match) {
+      await sendJson(res, 404, { message: "page not found" });
+      return;
+    }
+    const req = apiRequest(http, match.params, match.version);
+    try {
+      await match.handler(req, res, context);
+    } catch (err) {
+      if (res.headersSent) {
+        log?.(`${http.method} ${http.path}: ${describeError(err)}`);
+        return;
+      }
+      await sendError(res, err);
+      if ((err as { httpStatus?: number }).httpStatus === undefined) {
+        log?.(`${http.method} ${http.path}: ${describeError(err)}`);
+      }
+    }
+  };
+  return { handler, context };
+}
+
+/** Options of {@link serveApi}. */
+export interface ServeApiOptions extends ApiHandlerOptions {
+  /** Unix socket path; a stale socket file there is replaced, a live one is an error. */
+  socketPath: string;
+  /** Socket file mode (default 0o660: root and the socket's group). */
+  mode?: number;
+}
+
+/** A running API server. */
+export interface ApiServer {
+  socketPath: string;
+  context: ApiContext;
+  http: HttpServer;
+  /** Stops listening, closes connections and removes the socket file. */
+  close(): Promise<void>;
+}
+
+/** Whether something accepts connections on the socket. */
+async function socketAlive(socketPath: string): Promise<boolean> {
+  try {
+    const c = await Deno.connect({ transport: "unix", path: socketPath });
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Listens on a unix socket and serves the Engine API there.
+ *
+ * @example
+ * ```ts ignore
+ * const server = await serveApi({ engine, socketPath: "/run/docker-ts/docker-ts.sock" });
+ * // DOCKER_HOST=unix:///run/docker-ts/docker-ts.sock docker version
+ * await server.close();
+ * ```
+ */
+export async function serveApi(options: ServeApiOptions): Promise<ApiServer> {
+  const socketPath = path.resolve(options.socketPath);
+  fs.mkdirSync(path.dirname(socketPath), { recursive: true, mode: 0o755 });
+  if (fs.existsSync(socketPath)) {
+    if (await socketAlive(socketPath)) {
+      throw new UnavailableError(
+        `Cannot listen on "${socketPath}": another daemon is already serving it`,
+      );
+    }
+    // Left by a daemon that died: nobody listens, so it is safe to take over.
+    fs.rmSync(socketPath, { force: true });
+  }
+  const { handler, context } = createApiHandler({
+    ...options,
+    daemon: { ...options.daemon, socket: socketPath },
+  });
+  const listener = Deno.listen({ transport: "unix", path: socketPath });
+  fs.chmodSync(socketPath, options.mode ?? 0o660);
+  const http = new HttpServer(listener, handler, {
+    defaultHeaders: defaultHeaders(context.daemon.version),
+    onError: (err, req) => options.log?.(`${req.method} ${req.path}: ${describeError(err)}`),
+  });
+  let closed = false;
+  return {
+    socketPath,
+    context,
+    http,
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      await http.close();
+      fs.rmSync(socketPath, { force: true });
+    },
+  };
+}

@@ -1,0 +1,742 @@
+/**
+ * {@link EngineApi} over the Docker Engine API on a unix socket: what the CLI uses when a
+ * daemon is reachable. One connection per request (attach and wait hold theirs open), so calls
+ * never queue behind a long-running stream.
+ *
+ * @module
+ */
+import {
+  DockerTsError,
+  type ErrorKind,
+  InvalidArgumentError,
+  UnavailableError,
+} from "../errors.ts";
+import {
+  type ConsoleSize,
+  ContainerExecError,
+  type ContainerInspect,
+  type ContainerSummary,
+  type CreateResult,
+  type EngineApi,
+  type ImageInspect,
+  type ImageRemoveReport,
+  type ImageSummary,
+  type LoginOptions,
+  type PullOptions,
+  type PullProgress,
+  type RemoveOptions,
+  type RunIo,
+  type RunOptionsInput,
+  type StartOptions,
+  type WaitOptions,
+} from "../engine_api.ts";
+import { parseBytes, parseNanoCpus } from "../spec/run_options.ts";
+import { ConnReader } from "./http_server.ts";
+import { demuxStream } from "./stream_framing.ts";
+
+const encoder = new TextEncoder();
+
+const KIND_BY_STATUS: Record<number, ErrorKind> = {
+  400: "InvalidArgument",
+  401: "Unauthorized",
+  403: "Unauthorized",
+  404: "NotFound",
+  409: "Conflict",
+  501: "NotImplemented",
+  503: "Unavailable",
+};
+
+/** An error answer of the daemon, with the category its status maps back to. */
+export class ApiError extends DockerTsError {
+  /** HTTP status the daemon answered. */
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(KIND_BY_STATUS[status] ?? "Internal", message);
+    this.status = status;
+  }
+}
+
+interface RequestOptions {
+  query?: Record<string, string | number | boolean | string[] | undefined>;
+  body?: string | Uint8Array | ReadableStream<Uint8Array>;
+  headers?: Record<string, string>;
+  /** Sent as a JSON body. */
+  json?: unknown;
+}
+
+interface Response {
+  status: number;
+  headers: Headers;
+  /** The body (de-chunked); for 101 and raw-stream answers, the rest of the connection. */
+  body: ReadableStream<Uint8Array>;
+  conn: Deno.UnixConn;
+}
+
+/** Options of {@link Client}. */
+export interface ClientOptions {
+  /** Unix socket path of the daemon. */
+  socket: string;
+  /** API version prefix (default 1.41). */
+  version?: string;
+}
+
+/**
+ * Maps the engine's run options to a `POST /containers/create` body (Docker's Config with a
+ * HostConfig), the inverse of the server's mapping.
+ */
+export function createBodyFromRunOptions(o: RunOptionsInput): Record<string, unknown> {
+  const entrypoint = o.entrypoint === undefined || o.entrypoint === null
+    ? null
+    : typeof o.entrypoint === "string"
+    ? [o.entrypoint]
+    : o.entrypoint;
+  const labels = Array.isArray(o.labels)
+    ? Object.fromEntries(o.labels.map((l) => {
+      const eq = l.indexOf("=");
+      return eq < 0 ? [l, ""] : [l.slice(0, eq), l.slice(eq + 1)];
+    }))
+    : (o.labels ?? {});
+  if (o.envFile?.length) {
+    throw new InvalidArgumentError(
+      "Cannot send --env-file to a daemon: expand the file into --env first",
+    );
+  }
+  const bytes = (v: string | number | undefined, flag: string): number | undefined =>
+    v === undefined ? undefined : parseBytes(v, flag);
+  const swap = o.memorySwap === -1 || o.memorySwap === "-1"
+    ? -1
+    : bytes(o.memorySwap, "memory-swap");
+  return {
+    Image: o.image,
+    Cmd: o.cmd ?? null,
+    Entrypoint: entrypoint,
+    Env: o.env ?? [],
+    WorkingDir: o.workdir ?? "",
+    User: o.user ?? "",
+    Hostname: o.hostname ?? "",
+    Labels: labels,
+    Tty: o.tty ?? false,
+    OpenStdin: o.interactive ?? false,
+    StdinOnce: o.interactive ?? false,
+    AttachStdin: o.interactive ?? false,
+    AttachStdout: !o.detach,
+    AttachStderr: !o.detach,
+    ...(o.stopSignal ? { StopSignal: o.stopSignal } : {}),
+    ...(o.stopTimeout !== undefined ? { StopTimeout: o.stopTimeout } : {}),
+    HostConfig: {
+      Binds: o.volumes ?? [],
+      Tmpfs: Object.fromEntries((o.tmpfs ?? []).map((t) => {
+        const c = t.indexOf(":");
+        return c < 0 ? [t, ""] : [t.slice(0, c), t.slice(c + 1)];
+      })),
+      Mounts: [],
+      NetworkMode: o.network ?? "default",
+      AutoRemove: o.rm ?? false,
+      Privileged: o.privileged ?? false,
+      ReadonlyRootfs: o.readOnly ?? false,
+      CapAdd: o.capAdd ?? [],
+      CapDrop: o.capDrop ?? [],
+      SecurityOpt: o.securityOpt ?? [],
+      Ulimits: (o.ulimits ?? []).map((u) => {
+        const m = /^([a-z]+)=(-?\d+)(?::(-?\d+))?$/.exec(u);
+        if (!m) throw new InvalidArgumentError(`Invalid --ulimit "${u}"`);
+        return { Name: m[1], Soft: Number(m[2]), Hard: Number(m[3] ?? m[2]) };
+      }),
+      Memory: bytes(o.memory, "memory") ?? 0,
+      MemorySwap: swap ?? 0,
+      NanoCpus: o.cpus === undefined ? 0 : parseNanoCpus(o.cpus),
+      CpuShares: o.cpuShares ?? 0,
+      CpusetCpus: o.cpusetCpus ?? "",
+      PidsLimit: o.pidsLimit ?? null,
+      ShmSize: bytes(o.shmSize, "shm-size") ?? 0,
+      Dns: o.dns ?? [],
+      DnsSearch: o.dnsSearch ?? [],
+      DnsOptions: o.dnsOptions ?? [],
+      ExtraHosts: o.addHosts ?? [],
+    },
+    // `--mount` CSV strings have no Docker JSON equivalent here; refuse rather than drop them.
+    ...(o.mounts?.length
+      ? (() => {
+        throw new InvalidArgumentError("Cannot send --mount to a daemon yet: use -v or --tmpfs");
+      })()
+      : {}),
+  };
+}
+
+/**
+ * The Engine API client.
+ *
+ * @example
+ * ```ts ignore
+ * import { Client } from "./client.ts";
+ * const api = new Client({ socket: "/run/docker-ts/docker-ts.sock" });
+ * console.log((await api.listImages()).map((i) => i.RepoTags));
+ * ```
+ */
+export class Client implements EngineApi {
+  readonly socket: string;
+  readonly #prefix: string;
+
+  constructor(options: ClientOptions) {
+    this.socket = options.socket;
+    this.#prefix = `/v${options.version ?? "1.41"}`;
+  }
+
+  /** Whether a daemon answers `_ping` on the socket. */
+  async ping(): Promise<boolean> {
+    try {
+      const r = await this.#request("GET", "/_ping");
+      const text = await new globalThis.Response(r.body).text();
+      return r.status === 200 && text === "OK";
+    } catch {
+      return false;
+    }
+  }
+
+  async #connect(): Promise<Deno.UnixConn> {
+    try {
+      return await Deno.connect({ transport: "unix", path: this.socket });
+    } catch (err) {
+      throw new UnavailableError(
+        `Cannot connect to the docker-ts daemon at unix://${this.socket}: ${
+          (err as Error).message
+        }`,
+        { cause: err },
+      );
+    }
+  }
+
+  /** Sends a request; the body may be bytes, a string or a stream (sent chunked). */
+  async #request(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<Response> {
+    const conn = await this.#connect();
+    const q = new URLSearchParams();
+    for (const [k, v] of Object.entries(options.query ?? {})) {
+      if (v === undefined) continue;
+      if (Array.isArray(v)) { for (const x of v) q.append(k, x); }
+      else q.set(k, typeof v === "boolean" ? (v ? "1" : "0") : String(v));
+    }
+    const target = `${this.#prefix}${path}${q.size ? `?${q}` : ""}`;
+    const headers: Record<string, string> = {
+      Host: "docker-ts",
+      "User-Agent": "docker-ts-client",
+      ...options.headers,
+    };
+    const body = options.body;
+    const streamed = body instanceof ReadableStream;
+    const bytes = typeof body === "string" ? encoder.encode(body) : streamed ? undefined : body;
+    if (streamed) headers["Transfer-Encoding"] = "chunked";
+    else if (bytes) headers["Content-Length"] = String(bytes.length);
+    let head = `${method} ${target} HTTP/1.1\r\n`;
+    for (const [k, v] of Object.entries(headers)) head += `${k}: ${v}\r\n`;
+    const write = async (data: Uint8Array): Promise<void> => {
+      let rest = data;
+      while (rest.length) rest = rest.subarray(await conn.write(rest));
+    };
+    try {
+      await write(encoder.encode(head + "\r\n"));
+      if (bytes) await write(bytes);
+      if (streamed) {
+        for await (const chunk of body) {
+          if (!chunk.length) continue;
+          await write(encoder.encode(`${chunk.length.toString(16)}\r\n`));
+          await write(chunk);
+          await write(encoder.encode("\r\n"));
+        }
+        await write(encoder.encode("0\r\n\r\n"));
+      }
+      return await readResponse(conn);
+    } catch (err) {
+      conn.close();
+      throw err;
+    }
+  }
+
+  /** Request → JSON (throws {@link ApiError} for status ≥ 400). */
+  async #json<T>(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<T> {
+    const r = await this.#call(method, path, options);
+    const text = await new globalThis.Response(r.body).text();
+    return (text.trim() ? JSON.parse(text) : undefined) as T;
+  }
+
+  async #call(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<Response> {
+    const { json, ...rest } = options;
+    if (json !== undefined) {
+      rest.body = JSON.stringify(json);
+      rest.headers = { ...rest.headers, "Content-Type": "application/json" };
+    }
+    const r = await this.#request(method, path, rest);
+    if (r.status >= 400) throw await errorOf(r);
+    return r;
+  }
+
+  async #noContent(
+    method: string,
+    path: string,
+    options: RequestOptions = {},
+  ): Promise<number> {
+    const r = await this.#call(method, path, options);
+    await r.body.cancel().catch(() => {});
+    try {
+      r.conn.close();
+    } catch {
+      // the body's end closed it already
+    }
+    return r.status;
+  }
+
+  /** Reads a JSON-lines progress stream; throws on an `error` line. */
+  async #progress(r: Response, onProgress?: (e: PullProgress) => void): Promise<PullProgress[]> {
+    const all: PullProgress[] = [];
+    let buf = "";
+    const handle = (line: string): void => {
+      if (!line.trim()) return;
+      const msg = JSON.parse(line);
+      if (msg.error) throw new ApiError(500, msg.errorDetail?.message ?? msg.error);
+      all.push(msg);
+      onProgress?.(msg);
+    };
+    for await (const chunk of r.body.pipeThrough(new TextDecoderStream())) {
+      buf += chunk;
+      let nl;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        handle(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+      }
+    }
+    handle(buf);
+    return all;
+  }
+
+  // Images ------------------------------------------------------------------------------------
+
+  /** {@inheritDoc EngineApi.pull} */
+  async pull(ref: string, options: PullOptions = {}): Promise<ImageSummary> {
+    const r = await this.#call("POST", "/images/create", {
+      query: { fromImage: ref, platform: options.platform },
+      headers: { "X-Registry-Auth": "e30=" },
+    });
+    await this.#progress(r, options.onProgress);
+    const img = await this.inspectImage(ref);
+    return {
+      Id: img.Id,
+      RepoTags: img.RepoTags,
+      RepoDigests: img.RepoDigests,
+      Created: Math.floor(Date.parse(img.Created) / 1000),
+      Size: img.Size,
+    };
+  }
+  /** {@inheritDoc EngineApi.listImages} */
+  listImages(options: { all?: boolean } = {}): Promise<ImageSummary[]> {
+    return this.#json("GET", "/images/json", { query: { all: options.all } });
+  }
+  /** {@inheritDoc EngineApi.inspectImage} */
+  inspectImage(ref: string): Promise<ImageInspect> {
+    return this.#json("GET", `/images/${ref}/json`);
+  }
+  /** {@inheritDoc EngineApi.push} */
+  async push(
+    ref: string,
+    options: { onProgress?: (e: PullProgress) => void } = {},
+  ): Promise<unknown> {
+    const r = await this.#call("POST", `/images/${ref}/push`, {
+      headers: { "X-Registry-Auth": "e30=" },
+    });
+    return await this.#progress(r, options.onProgress);
+  }
+  /** {@inheritDoc EngineApi.tag} */
+  async tag(source: string, target: string): Promise<void> {
+    const slash = target.lastIndexOf("/");
+    const colon = target.lastIndexOf(":");
+    const [repo, tag] = colon > slash
+      ? [target.slice(0, colon), target.slice(colon + 1)]
+      : [target, "latest"];
+    await this.#noContent("POST", `/images/${source}/tag`, { query: { repo, tag } });
+  }
+  /** {@inheritDoc EngineApi.removeImage} */
+  removeImage(
+    ref: string,
+    options: { force?: boolean; noPrune?: boolean } = {},
+  ): Promise<ImageRemoveReport[]> {
+    return this.#json("DELETE", `/images/${ref}`, {
+      query: { force: options.force, noprune: options.noPrune },
+    });
+  }
+  /** {@inheritDoc EngineApi.save} */
+  async save(refs: string[], output: string | WritableStream<Uint8Array>): Promise<void> {
+    const r = await this.#call("GET", "/images/get", { query: { names: refs } });
+    if (typeof output !== "string") {
+      await r.body.pipeTo(output);
+      return;
+    }
+    // Atomic like the engine's own save: temp file, then rename.
+    const tmp = `${output}.tmp-${crypto.randomUUID().slice(0, 8)}`;
+    try {
+      const f = await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 });
+      await r.body.pipeTo(f.writable);
+      await Deno.rename(tmp, output);
+    } catch (err) {
+      await Deno.remove(tmp).catch(() => {});
+      throw err;
+    }
+  }
+  /** {@inheritDoc EngineApi.load} */
+  async load(input: string | ReadableStream<Uint8Array>): Promise<string[]> {
+    const body = typeof input === "string" ? (await Deno.open(input)).readable : input;
+    const r = await this.#call("POST", "/images/load", {
+      body,
+      query: { quiet: true },
+      headers: { "Content-Type": "application/x-tar" },
+    });
+    const lines = (await new globalThis.Response(r.body).text()).split("\n").filter((l) => l);
+    const names: string[] = [];
+    for (const l of lines) {
+      const msg = JSON.parse(l);
+      if (msg.error) throw new ApiError(500, msg.errorDetail?.message ?? msg.error);
+      const m = /^Loaded image(?: ID)?: (.*)\n?$/.exec(msg.stream ?? "");
+      if (m) names.push(m[1]);
+    }
+    return names;
+  }
+  /** {@inheritDoc EngineApi.importImage} */
+  async importImage(
+    input: string | ReadableStream<Uint8Array>,
+    options: { ref?: string; changes?: string[] } = {},
+  ): Promise<string> {
+    const body = typeof input === "string" ? (await Deno.open(input)).readable : input;
+    let repo: string | undefined;
+    let tag: string | undefined;
+    if (options.ref) {
+      const slash = options.ref.lastIndexOf("/");
+      const colon = options.ref.lastIndexOf(":");
+      [repo, tag] = colon > slash
+        ? [options.ref.slice(0, colon), options.ref.slice(colon + 1)]
+        : [options.ref, undefined];
+    }
+    const r = await this.#call("POST", "/images/create", {
+      body,
+      query: { fromSrc: "-", repo, tag, changes: options.changes },
+      headers: { "Content-Type": "text/plain" },
+    });
+    const events = await this.#progress(r);
+    return events.at(-1)?.status ?? "";
+  }
+  /** {@inheritDoc EngineApi.login} */
+  async login(options: LoginOptions): Promise<void> {
+    await this.#json("POST", "/auth", {
+      json: {
+        username: options.username,
+        password: options.password,
+        serveraddress: options.server ?? "",
+      },
+    });
+  }
+  /** {@inheritDoc EngineApi.logout} */
+  logout(_server?: string): Promise<void> {
+    // Docker's logout is client-side only (the daemon keeps no session).
+    return Promise.resolve();
+  }
+
+  // Containers --------------------------------------------------------------------------------
+
+  /** {@inheritDoc EngineApi.create} */
+  async create(options: RunOptionsInput): Promise<CreateResult> {
+    const body = createBodyFromRunOptions(options);
+    const send = () =>
+      this.#json<CreateResult>("POST", "/containers/create", {
+        query: { name: options.name, platform: options.platform },
+        json: body,
+      });
+    if (options.pull === "always") await this.pull(options.image, { platform: options.platform });
+    try {
+      return await send();
+    } catch (err) {
+      // The daemon never pulls on create: a 404 for the image is the client's cue (as the CLI).
+      if (
+        !(err instanceof ApiError) || err.status !== 404 || options.pull === "never" ||
+        !/^No such image/.test(err.message)
+      ) throw err;
+      await this.pull(options.image, { platform: options.platform });
+      return await send();
+    }
+  }
+
+  /** Opens the attach stream (before start, so no output is lost). */
+  async #attach(
+    id: string,
+    io: StartOptions,
+    tty: boolean,
+  ): Promise<{ output: Promise<void> }> {
+    const r = await this.#call("POST", `/containers/${id}/attach`, {
+      query: {
+        stream: true,
+        stdin: io.stdin ? true : undefined,
+        stdout: io.stdout ? true : undefined,
+        stderr: io.stderr ? true : undefined,
+      },
+      headers: { Connection: "Upgrade", Upgrade: "tcp" },
+    });
+    const conn = r.conn;
+    const input = io.stdin
+      ? (async () => {
+        try {
+          for await (const chunk of io.stdin!) {
+            let rest = chunk;
+            while (rest.length) rest = rest.subarray(await conn.write(rest));
+          }
+        } catch {
+          // the container's stdin closed
+        }
+        await conn.closeWrite().catch(() => {});
+      })()
+      : conn.closeWrite().catch(() => {});
+    const output = (async () => {
+      try {
+        if (tty) {
+          if (io.stdout) await r.body.pipeTo(io.stdout, { preventClose: true });
+          else await r.body.cancel();
+        } else {
+          await demuxStream(r.body, { stdout: io.stdout, stderr: io.stderr });
+        }
+      } finally {
+        void input;
+        try {
+          conn.close();
+        } catch {
+          // closed
+        }
+      }
+    })();
+    return { output };
+  }
+
+  /** {@inheritDoc EngineApi.start} */
+  async start(id: string, options: StartOptions = {}): Promise<void> {
+    const wantsIo = options.stdin || options.stdout || options.stderr;
+    let output: Promise<void> | undefined;
+    if (wantsIo) {
+      const info = await this.inspect(id);
+      output = (await this.#attach(info.Id, options, info.Config.Tty)).output;
+      output.catch(() => {});
+    }
+    if (options.consoleSize) {
+      await this.#noContent("POST", `/containers/${id}/resize`, {
+        query: { h: options.consoleSize.rows, w: options.consoleSize.cols },
+      }).catch(() => {});
+    }
+    await this.#noContent("POST", `/containers/${id}/start`);
+  }
+
+  /** {@inheritDoc EngineApi.run} */
+  async run(options: RunOptionsInput, io: RunIo = {}): Promise<number> {
+    const { Id: id } = await this.create(options);
+    io.onCreated?.(id);
+    const onAbort = () => this.kill(id, "KILL").catch(() => {});
+    io.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const info = await this.inspect(id);
+      const wantsIo = io.stdin || io.stdout || io.stderr;
+      const output = wantsIo
+        ? (await this.#attach(id, io, info.Config.Tty)).output
+        : Promise.resolve();
+      const waiting = this.wait(id, { condition: options.rm ? "removed" : "next-exit" });
+      if (io.consoleSize) {
+        await this.#noContent("POST", `/containers/${id}/resize`, {
+          query: { h: io.consoleSize.rows, w: io.consoleSize.cols },
+        }).catch(() => {});
+      }
+      try {
+        await this.#noContent("POST", `/containers/${id}/start`);
+      } catch (err) {
+        waiting.catch(() => {});
+        if (err instanceof ApiError) {
+          if (/executable file not found|no such file or directory/.test(err.message)) {
+            throw new ContainerExecError(err.message, 127, { cause: err });
+          }
+          if (/permission denied/.test(err.message)) {
+            throw new ContainerExecError(err.message, 126, { cause: err });
+          }
+        }
+        throw err;
+      }
+      const code = await waiting;
+      await output.catch(() => {});
+      io.signal?.throwIfAborted();
+      return code;
+    } finally {
+      io.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** {@inheritDoc EngineApi.wait} */
+  async wait(id: string, options: WaitOptions = {}): Promise<number> {
+    const r = await this.#call("POST", `/containers/${id}/wait`, {
+      query: { condition: options.condition },
+    });
+    const onAbort = () => r.conn.close();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      const text = await new globalThis.Response(r.body).text();
+      options.signal?.throwIfAborted();
+      const msg = JSON.parse(text) as { StatusCode: number; Error: { Message: string } | null };
+      if (msg.Error?.Message) throw new ApiError(500, msg.Error.Message);
+      return msg.StatusCode;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  /** {@inheritDoc EngineApi.kill} */
+  async kill(id: string, signal: string | number = "KILL"): Promise<void> {
+    await this.#noContent("POST", `/containers/${id}/kill`, { query: { signal: String(signal) } });
+  }
+  /** {@inheritDoc EngineApi.stop} */
+  async stop(id: string, options: { timeout?: number } = {}): Promise<void> {
+    await this.#noContent("POST", `/containers/${id}/stop`, { query: { t: options.timeout } });
+  }
+  /** {@inheritDoc EngineApi.remove} */
+  async remove(id: string, options: RemoveOptions = {}): Promise<void> {
+    await this.#noContent("DELETE", `/containers/${id}`, {
+      query: { force: options.force, v: options.volumes },
+    });
+  }
+  /** {@inheritDoc EngineApi.list} */
+  list(options: { all?: boolean } = {}): Promise<ContainerSummary[]> {
+    return this.#json("GET", "/containers/json", { query: { all: options.all } });
+  }
+  /** {@inheritDoc EngineApi.inspect} */
+  inspect(id: string): Promise<ContainerInspect> {
+    return this.#json("GET", `/containers/${id}/json`);
+  }
+  /** {@inheritDoc EngineApi.resize} */
+  async resize(id: string, size: ConsoleSize): Promise<void> {
+    await this.#noContent("POST", `/containers/${id}/resize`, {
+      query: { h: size.rows, w: size.cols },
+    });
+  }
+}
+
+/** Reads a response head and wraps the body (length, chunked, or until close). */
+async function readResponse(conn: Deno.UnixConn): Promise<Response> {
+  const reader = new ConnReader(conn);
+  const statusLine = await reader.readLine();
+  if (statusLine === null) throw new UnavailableError("The daemon closed the connection");
+  const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
+  if (!m) throw new UnavailableError(`Malformed response from the daemon: "${statusLine}"`);
+  const status = Number(m[1]);
+  const headers = new Headers();
+  for (;;) {
+    const line = await reader.readLine();
+    if (line === null || line === "") break;
+    const c = line.indexOf(":");
+    if (c > 0) headers.append(line.slice(0, c).trim(), line.slice(c + 1).trim());
+  }
+  const te = headers.get("transfer-encoding")?.toLowerCase();
+  const cl = headers.get("content-length");
+  let body: ReadableStream<Uint8Array>;
+  const closeConn = () => {
+    try {
+      conn.close();
+    } catch {
+      // closed
+    }
+  };
+  if (status === 101 || status === 204 || status === 304) {
+    body = status === 101 ? untilClose(reader) : empty(closeConn);
+  } else if (te === "chunked") {
+    let left = 0;
+    body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        while (left === 0) {
+          const line = await reader.readLine();
+          if (line === null) {
+            ctrl.error(new UnavailableError("The daemon ended a chunked response early"));
+            return;
+          }
+          left = parseInt(line, 16);
+          if (left === 0) {
+            for (;;) {
+              const t = await reader.readLine();
+              if (t === null || t === "") break;
+            }
+            ctrl.close();
+            closeConn();
+            return;
+          }
+        }
+        const chunk = await reader.readSome(left);
+        if (!chunk) {
+          ctrl.error(new UnavailableError("The daemon ended a chunked response early"));
+          return;
+        }
+        left -= chunk.length;
+        if (left === 0) await reader.readLine();
+        ctrl.enqueue(chunk.slice());
+      },
+      cancel: closeConn,
+    }, { highWaterMark: 0 });
+  } else if (cl !== null) {
+    let left = Number(cl);
+    body = new ReadableStream<Uint8Array>({
+      async pull(ctrl) {
+        if (left === 0) {
+          ctrl.close();
+          closeConn();
+          return;
+        }
+        const chunk = await reader.readSome(left);
+        if (!chunk) {
+          ctrl.error(new UnavailableError("The daemon ended a response early"));
+          return;
+        }
+        left -= chunk.length;
+        ctrl.enqueue(chunk.slice());
+      },
+      cancel: closeConn,
+    }, { highWaterMark: 0 });
+  } else {
+    body = untilClose(reader);
+  }
+  return { status, headers, body, conn };
+}
+
+function untilClose(reader: ConnReader): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    async pull(ctrl) {
+      const chunk = await reader.readSome();
+      if (chunk === null) ctrl.close();
+      else ctrl.enqueue(chunk.slice());
+    },
+  }, { highWaterMark: 0 });
+}
+
+function empty(onDone: () => void): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(c) {
+      c.close();
+      onDone();
+    },
+  });
+}
+
+async function errorOf(r: Response): Promise<ApiError> {
+  const text = await new globalThis.Response(r.body).text().catch(() => "");
+  let message = text.trim();
+  try {
+    message = JSON.parse(text).message ?? message;
+  } catch {
+    // not JSON
+  }
+  return new ApiError(r.status, message || `The daemon answered ${r.status}`);
+}
