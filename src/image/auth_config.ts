@@ -23,8 +23,10 @@ export const DOCKER_HUB_AUTH_KEY = "https://index.docker.io/v1/";
 
 /** Default config.json path for this user. */
 export function defaultAuthConfigPath(): string {
-  const dir = Deno.env.get("DOCKER_CONFIG") ??
-    path.join(Deno.env.get("HOME") ?? "/root", ".docker");
+  // Empty counts as unset, as in docker's CLI: `DOCKER_CONFIG=` must not put the credentials
+  // file in the current directory.
+  const dir = Deno.env.get("DOCKER_CONFIG") ||
+    path.join(Deno.env.get("HOME") || "/root", ".docker");
   return path.join(dir, "config.json");
 }
 

@@ -11,6 +11,7 @@ import { createHash, type Hash } from "node:crypto";
 import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { fsyncDirSync } from "../util/atomic_write.ts";
+import { ownerTag, sweepDeadOwners } from "../storage/stale_temp.ts";
 
 /** sha256 of bytes, as `sha256:<hex>`. */
 export function sha256Digest(data: Uint8Array | string): string {
@@ -58,7 +59,8 @@ export class IngestWriter {
     this.#target = target;
     fs.mkdirSync(ingestRoot, { recursive: true });
     const prefix = digest !== undefined ? digest.slice(7, 19) : "unknown";
-    this.#dir = fs.mkdtempSync(path.join(ingestRoot, `${prefix}-`));
+    // The owner's pid in the name lets a later process sweep what a killed one left.
+    this.#dir = fs.mkdtempSync(path.join(ingestRoot, `${prefix}-${ownerTag()}-`));
     this.#file = path.join(this.#dir, "data");
     this.#fd = fs.openSync(this.#file, "wx", 0o644);
   }
@@ -139,9 +141,17 @@ export class IngestWriter {
 /** The blob store under a {@link Paths} root. */
 export class ContentStore {
   readonly #paths: Paths;
+  #swept = false;
 
   constructor(paths: Paths) {
     this.#paths = paths;
+  }
+
+  /** Once per store: drop ingests of processes that were killed mid-download. */
+  #sweepOnce(): void {
+    if (this.#swept) return;
+    this.#swept = true;
+    sweepDeadOwners(this.#paths.ingestDir, [""]);
   }
 
   /** Path of a blob (whether or not it exists). */
@@ -170,6 +180,7 @@ export class ContentStore {
   /** Opens a writer for a blob; prefer {@link ContentStore.ingestStream} unless teeing. */
   writer(digest: string, size?: number): IngestWriter {
     this.path(digest); // validates the digest early
+    this.#sweepOnce();
     return new IngestWriter(digest, size, this.#paths.ingestDir, (d) => this.path(d));
   }
 
@@ -181,6 +192,7 @@ export class ContentStore {
     stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
     signal?: AbortSignal,
   ): Promise<{ digest: string; size: number }> {
+    this.#sweepOnce();
     const w = new IngestWriter(undefined, undefined, this.#paths.ingestDir, (d) => this.path(d));
     try {
       for await (const chunk of stream as AsyncIterable<Uint8Array>) {

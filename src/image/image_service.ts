@@ -437,7 +437,11 @@ export class ImageService {
     try {
       fs.accessSync(file, fs.constants.R_OK);
     } catch (err) {
-      throw new NotFoundError(`open ${file}: no such file or directory`, { cause: err });
+      // docker's text, without node's "ENOENT: …, access '…'" repeating it after a colon.
+      const code = (err as { code?: string }).code;
+      if (code === "ENOENT") throw new NotFoundError(`open ${file}: no such file or directory`);
+      if (code === "EACCES") throw new InvalidArgumentError(`open ${file}: permission denied`);
+      throw err;
     }
     return ReadableStream.from((async function* () {
       using f = await Deno.open(file);

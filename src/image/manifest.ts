@@ -242,6 +242,7 @@ export interface PlatformSpec {
 const ARCH_ALIASES: Record<string, string> = {
   x86_64: "amd64",
   x86: "386",
+  i386: "386",
   aarch64: "arm64",
   armhf: "arm",
   armel: "arm",
@@ -264,13 +265,75 @@ export function normalizePlatform(p: PlatformSpec): PlatformSpec {
   return variant !== undefined ? { os, architecture, variant } : { os, architecture };
 }
 
+/** Operating systems Go knows (GOOS values), for a one-word `--platform`. */
+const KNOWN_OS = new Set([
+  "aix",
+  "android",
+  "darwin",
+  "dragonfly",
+  "freebsd",
+  "hurd",
+  "illumos",
+  "ios",
+  "js",
+  "linux",
+  "nacl",
+  "netbsd",
+  "openbsd",
+  "plan9",
+  "solaris",
+  "wasip1",
+  "windows",
+  "zos",
+]);
+
+/** Architectures Go knows (GOARCH values, after alias normalization). */
+const KNOWN_ARCH = new Set([
+  "386",
+  "amd64",
+  "amd64p32",
+  "arm",
+  "armbe",
+  "arm64",
+  "arm64be",
+  "loong64",
+  "mips",
+  "mipsle",
+  "mips64",
+  "mips64le",
+  "mips64p32",
+  "mips64p32le",
+  "ppc",
+  "ppc64",
+  "ppc64le",
+  "riscv",
+  "riscv64",
+  "s390",
+  "s390x",
+  "sparc",
+  "sparc64",
+  "wasm",
+]);
+
 /** Parses `os/arch[/variant]` (or `arch` alone, meaning linux). */
 export function parsePlatform(text: string): PlatformSpec {
   const parts = text.split("/");
   if (parts.some((p) => p === "" || !/^[A-Za-z0-9_.-]+$/.test(p)) || parts.length > 3) {
     throw new InvalidArgumentError(`Invalid platform "${text}": expected os/arch[/variant]`);
   }
-  if (parts.length === 1) return normalizePlatform({ os: "linux", architecture: parts[0] });
+  if (parts.length === 1) {
+    // One word is an OS (with this machine's arch) or an arch (with linux), as containerd's
+    // platforms.Parse decides; anything else is refused rather than sought in the index.
+    const word = parts[0].toLowerCase();
+    if (KNOWN_OS.has(word)) {
+      return normalizePlatform({ os: word, architecture: hostPlatform().architecture });
+    }
+    const arch = normalizePlatform({ os: "linux", architecture: word });
+    if (KNOWN_ARCH.has(arch.architecture)) return arch;
+    throw new InvalidArgumentError(
+      `Invalid platform "${text}": unknown operating system or architecture`,
+    );
+  }
   return normalizePlatform({ os: parts[0], architecture: parts[1], variant: parts[2] });
 }
 

@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { DockerTsError, InvalidArgumentError, NotFoundError } from "../errors.ts";
+import { DockerTsError, InvalidArgumentError, NotFoundError, UnavailableError } from "../errors.ts";
 import type { ContentStore, IngestWriter } from "./content_store.ts";
 import { DigestMismatchError } from "./content_store.ts";
 import type { ImageRecord, ImageStore, LayerRecord } from "./image_store.ts";
@@ -115,7 +115,12 @@ async function fetchVerifiedBlob(
     throw new InvalidArgumentError(`Blob "${desc.digest}" is larger than ${limit} bytes`);
   }
   const res = await ctx.client.getBlob(ref, desc.digest, signal);
-  const bytes = await readLimited(res, limit, `blob "${desc.digest}"`);
+  let bytes: Uint8Array;
+  try {
+    bytes = await readLimited(res, limit, `blob "${desc.digest}"`);
+  } catch (err) {
+    throw asDownloadError(err, ref, desc.digest, signal);
+  }
   if (bytes.byteLength !== desc.size) {
     throw new DigestMismatchError(
       `Failed to verify blob "${desc.digest}": got ${bytes.byteLength} bytes, expected ${desc.size}`,
@@ -187,6 +192,26 @@ function readOrAbort(
   });
 }
 
+/**
+ * A failure while reading a blob's body (connection reset, truncated chunked body) surfaces from
+ * fetch as a bare TypeError ("error reading a body from connection"): name the blob and the
+ * registry, and make it an Unavailable error so that it is retried and mapped like other
+ * network failures. Aborts and docker-ts's own errors pass through unchanged.
+ */
+function asDownloadError(
+  err: unknown,
+  ref: Reference,
+  digest: string,
+  signal: AbortSignal | undefined,
+): unknown {
+  if (signal?.aborted || err instanceof DockerTsError) return err;
+  if (err instanceof Error && err.name === "AbortError") return err;
+  return new UnavailableError(
+    `Failed to download blob "${digest}" from "${ref.domain}": the transfer broke off`,
+    { cause: err },
+  );
+}
+
 function isRetryable(err: unknown): boolean {
   if (err instanceof DigestMismatchError) return true;
   if (err instanceof DockerTsError) return err.kind === "Unavailable";
@@ -237,7 +262,13 @@ async function downloadAndUnpack(
   let lastReport = 0;
 
   const readOne = async (): Promise<Uint8Array | null> => {
-    const { done, value } = await readOrAbort(reader, signal);
+    let step: ReadableStreamReadResult<Uint8Array>;
+    try {
+      step = await readOrAbort(reader, signal);
+    } catch (err) {
+      throw asDownloadError(err, ref, layer.digest, signal);
+    }
+    const { done, value } = step;
     if (done) {
       writer.commit(); // verifies size + digest; aborts the ingest on mismatch
       finished = true;
@@ -260,9 +291,12 @@ async function downloadAndUnpack(
     return value;
   };
 
-  const drain = async (): Promise<void> => {
-    while (!finished) await readOne();
-  };
+  // One drain at a time: the unpacker's cancel and the error path below may both ask for it.
+  let draining: Promise<void> | undefined;
+  const drain = (): Promise<void> =>
+    draining ??= (async () => {
+      while (!finished) await readOne();
+    })();
 
   try {
     if (needUnpack) {
@@ -306,10 +340,28 @@ async function downloadAndUnpack(
       await drain();
     }
   } catch (err) {
+    let reported = err;
+    if (!finished && !signal?.aborted && isDataError(err)) {
+      // A corrupt download usually breaks gzip or tar parsing before the digest check at the
+      // end is reached. Read the rest so that it is reported (and retried) as what it is, a
+      // blob that does not match its digest, rather than as a malformed layer.
+      try {
+        await drain();
+      } catch (drainErr) {
+        if (drainErr instanceof DigestMismatchError || drainErr instanceof UnavailableError) {
+          reported = drainErr;
+        }
+      }
+    }
     await reader.cancel().catch(() => {});
     writer.abort();
-    throw err;
+    throw reported;
   }
+}
+
+/** Bad layer data (tar, compression, diff id), as opposed to I/O, network or abort errors. */
+function isDataError(err: unknown): boolean {
+  return err instanceof InvalidArgumentError && !(err instanceof DigestMismatchError);
 }
 
 async function pullLayer(

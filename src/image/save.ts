@@ -7,7 +7,7 @@
  */
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { NotFoundError } from "../errors.ts";
+import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 import { decompress } from "../storage/decompress.ts";
 import { fsyncDirSync } from "../util/atomic_write.ts";
 import type { ContentStore } from "./content_store.ts";
@@ -121,8 +121,15 @@ export async function saveToFile(
   inputs: readonly string[],
   file: string,
 ): Promise<void> {
-  const stream = saveStream(ctx, inputs);
   const dir = path.dirname(path.resolve(file));
+  // Checked first so that the message names the user's directory, not our temp file (docker's
+  // wording).
+  if (!fs.statSync(dir, { throwIfNoEntry: false })?.isDirectory()) {
+    throw new InvalidArgumentError(
+      `failed to save image: invalid output path: directory "${dir}" does not exist`,
+    );
+  }
+  const stream = saveStream(ctx, inputs);
   const tmp = path.join(dir, `.tmp-${path.basename(file)}-${crypto.randomUUID().slice(0, 8)}`);
   const fd = fs.openSync(tmp, "wx", 0o644);
   try {

@@ -16,6 +16,7 @@ import type { Paths } from "../paths.ts";
 import { atomicWriteJsonSync, fsyncDirSync } from "../util/atomic_write.ts";
 import { applyLayer } from "./layer_apply.ts";
 import type { LayerFs } from "./layer_fs.ts";
+import { ownerTag, sweepDeadOwners } from "./stale_temp.ts";
 
 const DIGEST = /^sha256:[a-f0-9]{64}$/;
 
@@ -93,6 +94,7 @@ export class LayerStore {
   readonly #paths: Paths;
   readonly #fs: LayerFs;
   readonly #inflight = new Map<string, Promise<void>>();
+  #swept = false;
 
   /** `layerFs` performs the extraction syscalls (the engine passes `HostLayerFs`). */
   constructor(paths: Paths, layerFs: LayerFs) {
@@ -169,10 +171,20 @@ export class LayerStore {
     return p;
   }
 
+  /** Once per store: drop half-unpacked and half-removed layers of killed processes. */
+  #sweepOnce(): void {
+    if (this.#swept) return;
+    this.#swept = true;
+    sweepDeadOwners(this.#paths.tmpDir, ["layer-", "rm-"]);
+  }
+
   async #unpack(hex: string, options: UnpackOptions): Promise<void> {
     fs.mkdirSync(this.#paths.tmpDir, { recursive: true });
     fs.mkdirSync(this.#paths.layersDir, { recursive: true });
-    const tmp = fs.mkdtempSync(path.join(this.#paths.tmpDir, `layer-${hex.slice(0, 12)}-`));
+    this.#sweepOnce();
+    const tmp = fs.mkdtempSync(
+      path.join(this.#paths.tmpDir, `layer-${hex.slice(0, 12)}-${ownerTag()}-`),
+    );
     try {
       const diff = path.join(tmp, "diff");
       fs.mkdirSync(diff, { mode: 0o755 });
@@ -228,7 +240,7 @@ export class LayerStore {
     // Rename out first so that readers never see a partly deleted layer.
     const trash = path.join(
       this.#paths.tmpDir,
-      `rm-${hexOf(chainId).slice(0, 12)}-${crypto.randomUUID().slice(0, 8)}`,
+      `rm-${hexOf(chainId).slice(0, 12)}-${ownerTag()}-${crypto.randomUUID().slice(0, 8)}`,
     );
     fs.renameSync(dir, trash);
     fsyncDirSync(this.#paths.layersDir);

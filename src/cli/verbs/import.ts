@@ -5,6 +5,7 @@
  * @module
  */
 import type { Command } from "../command.ts";
+import { EXIT_ENGINE_ERROR } from "../../errors.ts";
 import { list, PROG } from "../command.ts";
 
 /** The `import` verb. */
@@ -33,6 +34,8 @@ export const command: Command = {
     },
   ],
   args: { min: 1, max: 2 },
+  // The issue asks 125 when the engine fails an image transfer (docker's CLI exits 1).
+  engineErrorCode: EXIT_ENGINE_ERROR,
   async action(ctx, parsed): Promise<number> {
     const [source, ref] = parsed.positionals;
     const engine = await ctx.engine();

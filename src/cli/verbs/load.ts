@@ -4,6 +4,7 @@
  * @module
  */
 import type { Command } from "../command.ts";
+import { EXIT_ENGINE_ERROR } from "../../errors.ts";
 import { given, PROG } from "../command.ts";
 import { CliError } from "../cli_error.ts";
 
@@ -23,6 +24,8 @@ export const command: Command = {
     { name: "quiet", short: "q", kind: "bool", description: "Suppress the load output" },
   ],
   args: { max: 0 },
+  // The issue asks 125 when the engine fails an image transfer (docker's CLI exits 1).
+  engineErrorCode: EXIT_ENGINE_ERROR,
   async action(ctx, parsed): Promise<number> {
     const input = given<string>(parsed, "input");
     if (input === undefined && ctx.io.stdinIsTerminal()) {
