@@ -172,6 +172,20 @@ export class ImageService {
     return push({ client: this.client, content: this.content, images: this.images }, ref, options);
   }
 
+  /** Docker's image Size: the unpacked layers' bytes (the compressed sum when unknown). */
+  #unpackedSize(image: ImageRecord): number {
+    if (!this.layers.meta) return image.size;
+    let total = 0;
+    for (const l of image.layers) {
+      try {
+        total += this.layers.meta(l.chainId).size;
+      } catch {
+        return image.size;
+      }
+    }
+    return total;
+  }
+
   #config(image: ImageRecord): ReturnType<typeof parseImageConfig> {
     return parseImageConfig(this.content.readBytes(image.id));
   }
@@ -204,9 +218,9 @@ export class ImageService {
         RepoTags: tags,
         RepoDigests: digests,
         Created: Number.isFinite(created) ? created : 0,
-        Size: img.size,
+        Size: this.#unpackedSize(img),
         SharedSize: -1,
-        VirtualSize: img.size,
+        VirtualSize: this.#unpackedSize(img),
         Labels: labels,
         Containers: -1,
       });
@@ -258,8 +272,8 @@ export class ImageService {
       Architecture: cfg.architecture,
       ...(cfg.variant ? { Variant: cfg.variant } : {}),
       Os: cfg.os,
-      Size: image.size,
-      VirtualSize: image.size,
+      Size: this.#unpackedSize(image),
+      VirtualSize: this.#unpackedSize(image),
       GraphDriver: {
         Name: "overlay2",
         Data: dirs.length > 0

@@ -34,4 +34,6 @@ export interface LayerUnpacker {
   unpack(req: UnpackRequest): Promise<void>;
   /** Removes a layer (no-op when absent). */
   remove(chainId: string): void | Promise<void>;
+  /** The unpacked layer's metadata (its uncompressed size), when the store keeps it. */
+  meta?(chainId: string): { size: number };
 }
