@@ -521,7 +521,10 @@ export class Engine implements EngineApi {
         dnsSearch: opts.dnsSearch,
         dnsOptions: opts.dnsOptions,
       }),
-      "supervision.json": JSON.stringify(supervision, null, 2) + "\n",
+      // Absent means the defaults: the common case pays no extra durable write.
+      ...(supervision.restartPolicy.Name === "no" && supervision.log.maxSize === undefined
+        ? {}
+        : { "supervision.json": JSON.stringify(supervision, null, 2) + "\n" }),
     };
     const rootfs = describeRootfs(image.layerDiffDirs, dir, { readonly: opts.readOnly });
     const labels = { ...(image.config.Labels ?? {}), ...opts.labels };
@@ -598,6 +601,7 @@ export class Engine implements EngineApi {
       const tty = record.options.tty;
       // Nothing attached: output goes to the container's log files (see container/logs.ts).
       const detached = !options.stdin && !options.stdout && !options.stderr;
+      if (detached) await this.supervisor.logs(id).resetForStart();
       if (detached && tty) {
         options = { ...options, stdout: lifecycle.rawLogWritable(this.supervisor.logs(id)) };
       }

@@ -6,15 +6,29 @@
  * under one store-wide lock so two processes cannot take the same name; state updates run under
  * a per-container lock.
  *
+ * Durability: a container's directory is built under `.tmp-<id>` and published by one rename;
+ * `container.json` is written last, so a readable record means the directory is complete. For
+ * a normal container every file and both directories are fsynced before `create` returns, so it
+ * survives a host crash. An auto-removed (`--rm`) container is written without any fsync: its
+ * record exists so that a crash of the *engine process* can still be cleaned up, and the page
+ * cache survives that. After a *host* crash its process, mounts and cgroup are gone and the
+ * directory is garbage whatever reached the disk (all, part, or zero-length files after delayed
+ * allocation): {@link ContainerStore.sweepIncomplete} removes directories whose record cannot
+ * be read. This takes 5–7 fsyncs (each a journal commit, 35 ms under I/O load) off `run --rm`.
+ * `state.json` is not written at create: a missing one reads as the initial state.
+ *
  * @module
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import type { OciSpec, RootfsMount } from "../runtime/oci_spec.ts";
 import type { RunOptions } from "../spec/run_options.ts";
-import { atomicWriteJsonSync, fsyncDirSync } from "../util/atomic_write.ts";
+import {
+  atomicWriteJsonSync,
+  fsyncDirSync,
+  removeQuietly,
+  writeNewFileSync,
+} from "../util/atomic_write.ts";
 import { isFullId, normalizeName, randomName } from "./ids.ts";
 import { withLock } from "./lock.ts";
 import { type ContainerState, initialState } from "./state.ts";
@@ -81,13 +95,12 @@ const RECORD = "container.json";
 const STATE = "state.json";
 const CONFIG = "config.json";
 
-function writeDurable(file: string, content: string): void {
-  const fd = fs.openSync(file, "wx", 0o644);
+function exists(p: string): boolean {
   try {
-    fs.writeSync(fd, new TextEncoder().encode(content));
-    fs.fsyncSync(fd);
-  } finally {
-    fs.closeSync(fd);
+    Deno.lstatSync(p);
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -110,29 +123,29 @@ export class ContainerStore {
   }
 
   #storeLock(): string {
-    return path.join(this.#paths.locksDir, "containers.lock");
+    return `${this.#paths.locksDir}/containers.lock`;
   }
 
   #containerLock(id: string): string {
-    return path.join(this.#paths.locksDir, `${id}.lock`);
+    return `${this.#paths.locksDir}/${id}.lock`;
   }
 
   /** Ids of all published containers. */
   ids(): string[] {
-    let names: string[];
+    const ids: string[] = [];
     try {
-      names = fs.readdirSync(this.#paths.containersDir);
+      for (const e of Deno.readDirSync(this.#paths.containersDir)) {
+        if (isFullId(e.name)) ids.push(e.name);
+      }
     } catch {
       return [];
     }
-    return names.filter(isFullId);
+    return ids;
   }
 
   #readRecord(id: string): ContainerRecord | null {
     try {
-      return JSON.parse(
-        fs.readFileSync(path.join(this.dir(id), RECORD), "utf8"),
-      ) as ContainerRecord;
+      return JSON.parse(Deno.readTextFileSync(`${this.dir(id)}/${RECORD}`)) as ContainerRecord;
     } catch {
       return null;
     }
@@ -154,7 +167,7 @@ export class ContainerStore {
     const requested = input.requestedName === undefined
       ? undefined
       : normalizeName(input.requestedName);
-    fs.mkdirSync(this.#paths.containersDir, { recursive: true, mode: 0o710 });
+    Deno.mkdirSync(this.#paths.containersDir, { recursive: true, mode: 0o710 });
     return await withLock(this.#storeLock(), () => {
       let name: string;
       if (requested !== undefined) {
@@ -168,28 +181,32 @@ export class ContainerStore {
       }
       const record: ContainerRecord = { ...input.record, name };
       const finalDir = this.dir(id);
-      if (fs.existsSync(finalDir)) {
+      if (exists(finalDir)) {
         throw new ConflictError(`Cannot create container "${id}": id already in use`);
       }
-      const tmp = path.join(this.#paths.containersDir, `.tmp-${id}`);
-      fs.rmSync(tmp, { recursive: true, force: true });
-      fs.mkdirSync(tmp, { mode: 0o710 });
+      const tmp = `${this.#paths.containersDir}/.tmp-${id}`;
+      removeQuietly(tmp);
+      Deno.mkdirSync(tmp, { mode: 0o710 });
+      // See the module doc ("Durability"): an auto-removed container is written without fsync.
+      const durable = !record.options.rm;
       try {
         // The directory is published by one rename, so files inside it need no rename of their
-        // own: write and fsync each, then fsync the directory once before publishing it.
+        // own. No state.json yet: a missing one reads as the initial state (one file less).
+        // The record is written last, so a readable record means the other files are complete.
         const all: [string, string][] = [
           ...Object.entries(input.files),
-          [CONFIG, JSON.stringify(input.spec, null, 2) + "\n"],
+          [CONFIG, JSON.stringify(input.spec) + "\n"],
           [RECORD, JSON.stringify(record, null, 2) + "\n"],
-          [STATE, JSON.stringify(initialState(), null, 2) + "\n"],
         ];
-        for (const [file, content] of all) writeDurable(path.join(tmp, file), content);
+        for (const [file, content] of all) {
+          writeNewFileSync(`${tmp}/${file}`, content, { sync: durable });
+        }
         input.prepare?.(tmp);
-        fsyncDirSync(tmp);
-        fs.renameSync(tmp, finalDir);
-        fsyncDirSync(this.#paths.containersDir);
+        if (durable) fsyncDirSync(tmp);
+        Deno.renameSync(tmp, finalDir);
+        if (durable) fsyncDirSync(this.#paths.containersDir);
       } catch (err) {
-        fs.rmSync(tmp, { recursive: true, force: true });
+        removeQuietly(tmp);
         throw err;
       }
       return record;
@@ -204,7 +221,7 @@ export class ContainerStore {
     try {
       state = {
         ...initialState(),
-        ...JSON.parse(fs.readFileSync(path.join(this.dir(id), STATE), "utf8")),
+        ...JSON.parse(Deno.readTextFileSync(`${this.dir(id)}/${STATE}`)),
       };
     } catch {
       state = initialState();
@@ -214,7 +231,7 @@ export class ContainerStore {
 
   /** The stored OCI spec. */
   spec(id: string): OciSpec {
-    return JSON.parse(fs.readFileSync(path.join(this.dir(id), CONFIG), "utf8")) as OciSpec;
+    return JSON.parse(Deno.readTextFileSync(`${this.dir(id)}/${CONFIG}`)) as OciSpec;
   }
 
   /**
@@ -244,8 +261,8 @@ export class ContainerStore {
   /** Writes state facts atomically (callers hold the container lock). */
   writeState(id: string, state: ContainerState): void {
     const dir = this.dir(id);
-    if (!fs.existsSync(dir)) throw new NotFoundError(`No such container: ${id}`);
-    atomicWriteJsonSync(path.join(dir, STATE), state);
+    if (!exists(dir)) throw new NotFoundError(`No such container: ${id}`);
+    atomicWriteJsonSync(`${dir}/${STATE}`, state);
   }
 
   /** Read-modify-write of the state under the container lock. */
@@ -267,13 +284,50 @@ export class ContainerStore {
    */
   delete(id: string): void {
     const dir = this.dir(id);
-    const gone = path.join(this.#paths.containersDir, `.removing-${id}`);
+    const gone = `${this.#paths.containersDir}/.removing-${id}`;
     try {
-      fs.renameSync(dir, gone);
+      Deno.renameSync(dir, gone);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw err;
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
-    fs.rmSync(gone, { recursive: true, force: true });
-    fs.rmSync(this.#containerLock(id), { force: true });
+    try {
+      Deno.removeSync(gone, { recursive: true });
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+    removeQuietly(this.#containerLock(id));
+  }
+
+  /**
+   * Removes what a crash can leave in the containers directory: `.tmp-*` (a create that never
+   * published), `.removing-*` (a delete that did not finish) and container directories without a
+   * readable record (an auto-removed container written without fsync before a host crash; see
+   * "Durability"). Skips entries younger than `minAgeMs` (default 60 s) so a create or delete in
+   * flight in another process is never touched. Returns the names removed. Meant for engine
+   * start-up or `container prune`; errors on one entry do not stop the others.
+   */
+  sweepIncomplete(minAgeMs = 60_000): string[] {
+    const removed: string[] = [];
+    const now = Date.now();
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(this.#paths.containersDir)];
+    } catch {
+      return removed;
+    }
+    for (const e of entries) {
+      const full = `${this.#paths.containersDir}/${e.name}`;
+      const leftover = e.name.startsWith(".tmp-") || e.name.startsWith(".removing-");
+      if (!leftover && !(isFullId(e.name) && this.#readRecord(e.name) === null)) continue;
+      try {
+        const mtime = Deno.lstatSync(full).mtime?.getTime() ?? 0;
+        if (now - mtime < minAgeMs) continue;
+        Deno.removeSync(full, { recursive: true });
+        removed.push(e.name);
+      } catch {
+        // busy (a mount still on merged) or gone meanwhile: the next sweep retries
+      }
+    }
+    return removed;
   }
 }

@@ -118,10 +118,14 @@ Deno.test("run: -it without a terminal is docker's TTY error, exit 1", async () 
   assert.equal(r.calls.length, 0);
 });
 
-Deno.test("run: -d is a clear error until the daemon exists", async () => {
+Deno.test("run: -d creates, starts and prints the full id", async () => {
   const r = await cli(["run", "-d", "busybox"]);
-  assert.equal(r.code, 125);
-  assert.match(r.err, /^docker-ts: Detached mode \(-d\) needs the docker-ts daemon/);
+  assert.equal(r.code, 0, r.err);
+  assert.equal(r.out, `${CONTAINER_ID}\n`);
+  assert.deepEqual(r.calls.map((c) => c[0]).filter((n) => n === "create" || n === "start"), [
+    "create",
+    "start",
+  ]);
 });
 
 Deno.test("run: --env-file lines are resolved client-side", async () => {

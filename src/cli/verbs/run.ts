@@ -10,6 +10,7 @@ import { CREATE_FLAGS, RUN_ONLY_FLAGS, toRunOptions } from "../run_flags.ts";
 import { CliError } from "../cli_error.ts";
 import { ensureImage } from "../image_ops.ts";
 import { attachTerminal } from "../attach.ts";
+import { SUPERVISION_FLAGS, withSupervision } from "../supervision_flags.ts";
 
 /** The `run` verb. */
 export const command: Command = {
@@ -17,17 +18,33 @@ export const command: Command = {
   usage: "[OPTIONS] IMAGE [COMMAND] [ARG...]",
   description: "Create and run a new container from an image",
   aliases: [`${PROG} container run`, `${PROG} run`],
-  flags: [...CREATE_FLAGS, ...RUN_ONLY_FLAGS],
+  flags: [...CREATE_FLAGS, ...RUN_ONLY_FLAGS, ...SUPERVISION_FLAGS],
   interspersed: false,
   args: { min: 1 },
   engineErrorCode: 125,
   async action(ctx, parsed): Promise<number> {
-    const opts = toRunOptions(parsed, ctx.env);
+    const opts = withSupervision(toRunOptions(parsed, ctx.env), parsed);
     if (opts.detach) {
-      throw new CliError(
-        "Detached mode (-d) needs the docker-ts daemon, which is not available yet",
-        125,
-      );
+      // Output goes to the container's log files, which the kernel keeps writing after this
+      // process exits; a daemon (when one serves the CLI) converts them and applies restart
+      // policies. Without one, exit codes of containers that exit later stay unknown.
+      const engine = await ctx.engine();
+      const ready = await ensureImage(ctx, engine, opts, bool(parsed, "quiet"));
+      const { Id } = await engine.create(ready);
+      try {
+        await engine.start(Id);
+      } catch (err) {
+        if (opts.rm) await engine.remove(Id, { force: true }).catch(() => {});
+        throw err;
+      }
+      ctx.io.writeOut(`${Id}\n`);
+      if ("supervisor" in engine && (opts as { restart?: string }).restart) {
+        // In-process engine: nobody watches the container once this process exits.
+        ctx.io.writeErr(
+          "WARNING: no docker-ts daemon supervises this container: its restart policy applies once a daemon runs\n",
+        );
+      }
+      return 0;
     }
     // docker checks this only when stdin is attached to the pty (-it).
     if (opts.tty && opts.interactive && !ctx.io.stdinIsTerminal()) {

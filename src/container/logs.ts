@@ -1,0 +1,514 @@
+/**
+ * Container logs in Docker's json-file format, fed from append-only raw files.
+ *
+ * A detached container's stdout and stderr are `O_APPEND` files in its directory
+ * (`stdout.raw`, `stderr.raw`): the kernel keeps writing them whoever supervises the container,
+ * so output produced while the daemon is down is never lost. A converter turns the bytes past a
+ * persisted offset into `<id>-json.log` lines (`{"log":"…\n","stream":"stdout","time":"…"}`),
+ * rotating with `max-size`/`max-file`. Readers (`docker logs`) read the json files, then the
+ * unconverted tail of the raw files — under the same lock the converter takes, so no line is
+ * shown twice or missed.
+ *
+ * Crash safety of the converter: it appends json lines, then atomically records the new raw
+ * offsets together with the json file's size. A converter that died between the two leaves a
+ * json file longer than recorded: the next run truncates it back to the recorded size before
+ * converting again, so nothing is duplicated.
+ *
+ * @module
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { InvalidArgumentError } from "../errors.ts";
+import { atomicWriteJsonSync } from "../util/atomic_write.ts";
+import { withLock } from "./lock.ts";
+
+/** The two output streams of a container. */
+export type LogStream = "stdout" | "stderr";
+
+/** Raw file names in the container directory. */
+export const RAW_FILES: Readonly<Record<LogStream, string>> = {
+  stdout: "stdout.raw",
+  stderr: "stderr.raw",
+};
+
+const STATE_FILE = "log-state.json";
+/** Docker splits lines longer than this into several entries. */
+const MAX_LINE = 16 * 1024;
+/** Bytes converted per stream per pass, so one chatty container cannot stall the daemon. */
+const MAX_PASS = 4 * 1024 * 1024;
+
+/** `--log-opt` values docker-ts honours for the json-file driver. */
+export interface LogConfig {
+  /** Bytes per json file before rotation; undefined: unlimited. */
+  maxSize?: number;
+  /** Number of json files kept (current included); default 1. */
+  maxFile: number;
+}
+
+/** One log entry. */
+export interface LogEntry {
+  stream: LogStream;
+  /** RFC 3339 with nanoseconds (when the line was converted or read). */
+  time: string;
+  /** The bytes of the line, newline included (absent on a split or unterminated line). */
+  data: Uint8Array;
+}
+
+interface LogState {
+  /** Raw bytes already converted, per stream. */
+  stdout: number;
+  stderr: number;
+  /** Size of the current json file after the last conversion. */
+  json: number;
+}
+
+function parseSize(v: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kmg]?)b?$/i.exec(v.trim());
+  if (!m) throw new InvalidArgumentError(`Invalid log option max-size: "${v}"`);
+  const mult = { "": 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[m[2].toLowerCase()] ?? 1;
+  return Math.floor(Number(m[1]) * mult);
+}
+
+/**
+ * Parses `--log-opt` values (`max-size=10m`, `max-file=3`, as a list or a map). Unknown keys are
+ * rejected like Docker does for the json-file driver.
+ */
+export function parseLogOptions(opts: string[] | Record<string, string> | undefined): LogConfig {
+  const map: Record<string, string> = Array.isArray(opts)
+    ? Object.fromEntries(opts.map((o) => {
+      const eq = o.indexOf("=");
+      if (eq < 1) throw new InvalidArgumentError(`Invalid log option: "${o}" (want key=value)`);
+      return [o.slice(0, eq), o.slice(eq + 1)];
+    }))
+    : { ...(opts ?? {}) };
+  const config: LogConfig = { maxFile: 1 };
+  for (const [k, v] of Object.entries(map)) {
+    switch (k) {
+      case "max-size":
+        if (v !== "-1") config.maxSize = parseSize(v);
+        break;
+      case "max-file": {
+        const n = Number(v);
+        if (!Number.isInteger(n) || n < 1) {
+          throw new InvalidArgumentError(`Invalid log option max-file: "${v}" (want >= 1)`);
+        }
+        config.maxFile = n;
+        break;
+      }
+      case "compress":
+      case "labels":
+      case "env":
+      case "tag":
+        break; // accepted, no effect
+      default:
+        throw new InvalidArgumentError(`Unknown log opt '${k}' for json-file log driver`);
+    }
+  }
+  if (config.maxFile > 1 && config.maxSize === undefined) {
+    throw new InvalidArgumentError("max-file cannot be set without max-size");
+  }
+  return config;
+}
+
+let lastNs = 0n;
+
+/** Now as RFC 3339 with nanoseconds; strictly increasing within this process. */
+export function nowRfc3339Nano(): string {
+  const ns0 = BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6));
+  const ns = ns0 > lastNs ? ns0 : lastNs + 1n;
+  lastNs = ns;
+  return rfc3339Nano(ns);
+}
+
+/** Formats nanoseconds since the epoch as RFC 3339 with nine fractional digits. */
+export function rfc3339Nano(ns: bigint): string {
+  const ms = Number(ns / 1_000_000n);
+  const frac = (ns % 1_000_000_000n).toString().padStart(9, "0");
+  return new Date(ms).toISOString().slice(0, 19) + "." + frac + "Z";
+}
+
+/** Parses RFC 3339 (any fraction) to nanoseconds since the epoch. */
+export function parseRfc3339Nano(s: string): bigint {
+  const m = /^(.*T\d\d:\d\d:\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)$/.exec(s);
+  if (!m) return BigInt(Date.parse(s)) * 1_000_000n;
+  const base = BigInt(Date.parse(m[1] + m[3])) * 1_000_000n;
+  return base + BigInt((m[2] ?? "").padEnd(9, "0").slice(0, 9) || "0");
+}
+
+/**
+ * The files of one container's logs: open the child's stdio, convert, read. Stateless apart
+ * from the directory: any process (daemon or CLI) may use it; the lock file serialises them.
+ */
+export class ContainerLogs {
+  readonly dir: string;
+  readonly id: string;
+  readonly config: LogConfig;
+  readonly #locksDir: string;
+
+  /**
+   * `dir`: the container directory; `locksDir`: where the per-container log lock lives (the
+   * runroot's locks directory).
+   */
+  constructor(options: { dir: string; id: string; config: LogConfig; locksDir: string }) {
+    this.dir = options.dir;
+    this.id = options.id;
+    this.config = options.config;
+    this.#locksDir = options.locksDir;
+  }
+
+  /** Path of the current json log (`<id>-json.log`), as inspect's `LogPath` shows. */
+  get jsonPath(): string {
+    return path.join(this.dir, `${this.id}-json.log`);
+  }
+
+  /** Path of a raw output file. */
+  rawPath(stream: LogStream): string {
+    return path.join(this.dir, RAW_FILES[stream]);
+  }
+
+  #lockPath(): string {
+    return path.join(this.#locksDir, `${this.id}.log.lock`);
+  }
+
+  #readState(): LogState {
+    try {
+      const s = JSON.parse(fs.readFileSync(path.join(this.dir, STATE_FILE), "utf8")) as LogState;
+      return { stdout: s.stdout ?? 0, stderr: s.stderr ?? 0, json: s.json ?? 0 };
+    } catch {
+      return { stdout: 0, stderr: 0, json: 0 };
+    }
+  }
+
+  #writeState(s: LogState): void {
+    atomicWriteJsonSync(path.join(this.dir, STATE_FILE), s);
+  }
+
+  /**
+   * Opens the raw files for a new process: `[stdout, stderr]` fds, `O_APPEND|O_CREAT`, plus
+   * nothing else. The caller passes them to the spawn and closes its copies.
+   */
+  openForChild(): [number, number] {
+    const out = fs.openSync(this.rawPath("stdout"), "a", 0o640);
+    try {
+      const err = fs.openSync(this.rawPath("stderr"), "a", 0o640);
+      return [out, err];
+    } catch (e) {
+      fs.closeSync(out);
+      throw e;
+    }
+  }
+
+  /**
+   * Before a new run of the container: converts everything the previous run wrote, then
+   * empties the raw files so they do not grow across runs (the json files keep the history).
+   * Only safe while no process of the container runs (the kernel killed them all with its
+   * pid 1).
+   */
+  async resetForStart(): Promise<void> {
+    await this.convert({ final: true });
+    await withLock(this.#lockPath(), () => {
+      const st = this.#readState();
+      for (const stream of ["stdout", "stderr"] as const) {
+        if (fs.existsSync(this.rawPath(stream))) fs.truncateSync(this.rawPath(stream), 0);
+      }
+      this.#writeState({ ...st, stdout: 0, stderr: 0 });
+    });
+  }
+
+  /** Appends bytes to a raw file (output the daemon relays, e.g. from a pty). */
+  appendRaw(stream: LogStream, data: Uint8Array): void {
+    fs.appendFileSync(this.rawPath(stream), data);
+  }
+
+  /** True when raw output waits for conversion (cheap: two stats and the state file). */
+  pending(): boolean {
+    const s = this.#readState();
+    return rawSize(this.rawPath("stdout")) > s.stdout || rawSize(this.rawPath("stderr")) > s.stderr;
+  }
+
+  /**
+   * Converts new raw output to json lines. `final`: the process is gone, so an unterminated last
+   * line is written too. Returns the number of entries written.
+   */
+  convert(options: { final?: boolean } = {}): Promise<number> {
+    return withLock(this.#lockPath(), () => {
+      let total = 0;
+      for (;;) {
+        const n = this.#convertLocked(options.final ?? false);
+        total += n;
+        if (n === 0 || !this.pending()) return total;
+      }
+    });
+  }
+
+  #convertLocked(final: boolean): number {
+    const st = this.#readState();
+    // Undo a half-finished previous pass (see the module doc).
+    const jsonNow = rawSize(this.jsonPath);
+    if (jsonNow > st.json) fs.truncateSync(this.jsonPath, st.json);
+    else if (jsonNow < st.json) st.json = jsonNow; // rotated then crashed: trust the file
+    const lines: string[] = [];
+    const next: LogState = { ...st };
+    for (const stream of ["stdout", "stderr"] as const) {
+      const chunk = readRange(this.rawPath(stream), st[stream], MAX_PASS);
+      if (!chunk.length) continue;
+      // A full pass may stop mid-line: only a short read reached the real end of the file.
+      const { entries, consumed } = splitLines(chunk, final && chunk.length < MAX_PASS);
+      for (const data of entries) {
+        lines.push(JSON.stringify({
+          log: new TextDecoder().decode(data),
+          stream,
+          time: nowRfc3339Nano(),
+        }));
+      }
+      next[stream] = st[stream] + consumed;
+    }
+    if (!lines.length) {
+      if (next.stdout !== st.stdout || next.stderr !== st.stderr) this.#writeState(next);
+      return 0;
+    }
+    const body = new TextEncoder().encode(lines.join("\n") + "\n");
+    if (
+      this.config.maxSize !== undefined && next.json > 0 &&
+      next.json + body.length > this.config.maxSize
+    ) {
+      this.#rotate();
+      next.json = 0;
+    }
+    const fd = fs.openSync(this.jsonPath, "a", 0o640);
+    try {
+      fs.writeSync(fd, body);
+    } finally {
+      fs.closeSync(fd);
+    }
+    next.json += body.length;
+    this.#writeState(next);
+    return lines.length;
+  }
+
+  #rotate(): void {
+    const keep = this.config.maxFile;
+    const base = this.jsonPath;
+    if (keep <= 1) {
+      fs.truncateSync(base, 0);
+      return;
+    }
+    fs.rmSync(`${base}.${keep - 1}`, { force: true });
+    for (let i = keep - 2; i >= 1; i--) {
+      if (fs.existsSync(`${base}.${i}`)) fs.renameSync(`${base}.${i}`, `${base}.${i + 1}`);
+    }
+    if (fs.existsSync(base)) fs.renameSync(base, `${base}.1`);
+  }
+
+  /** The json files, oldest first. */
+  jsonFiles(): string[] {
+    const out: string[] = [];
+    for (let i = this.config.maxFile - 1; i >= 1; i--) {
+      if (fs.existsSync(`${this.jsonPath}.${i}`)) out.push(`${this.jsonPath}.${i}`);
+    }
+    if (fs.existsSync(this.jsonPath)) out.push(this.jsonPath);
+    return out;
+  }
+
+  /**
+   * A consistent snapshot of everything logged so far: the json entries, then the unconverted
+   * raw tail (unterminated last lines included). Also returns the raw offsets it read up to,
+   * where a follower continues.
+   */
+  snapshot(): Promise<{ entries: LogEntry[]; offsets: Record<LogStream, number> }> {
+    return withLock(this.#lockPath(), () => {
+      const entries: LogEntry[] = [];
+      for (const file of this.jsonFiles()) {
+        let text: string;
+        try {
+          text = fs.readFileSync(file, "utf8");
+        } catch {
+          continue;
+        }
+        for (const line of text.split("\n")) {
+          if (!line) continue;
+          try {
+            const j = JSON.parse(line) as { log: string; stream: LogStream; time: string };
+            entries.push({
+              stream: j.stream === "stderr" ? "stderr" : "stdout",
+              time: j.time,
+              data: new TextEncoder().encode(j.log),
+            });
+          } catch {
+            // a torn line cannot be produced by the converter; skip anything foreign
+          }
+        }
+      }
+      const st = this.#readState();
+      const offsets = { stdout: st.stdout, stderr: st.stderr };
+      for (const stream of ["stdout", "stderr"] as const) {
+        const chunk = readRange(this.rawPath(stream), st[stream], Infinity);
+        offsets[stream] += chunk.length;
+        const time = nowRfc3339Nano();
+        for (const data of splitLines(chunk, true).entries) entries.push({ stream, time, data });
+      }
+      return { entries, offsets };
+    });
+  }
+
+  /** Reads raw output past `offsets` (advancing them): what a follower shows next. */
+  readNew(offsets: Record<LogStream, number>, final: boolean): LogEntry[] {
+    const out: LogEntry[] = [];
+    for (const stream of ["stdout", "stderr"] as const) {
+      const chunk = readRange(this.rawPath(stream), offsets[stream], MAX_PASS);
+      if (!chunk.length) continue;
+      const { entries, consumed } = splitLines(chunk, final);
+      offsets[stream] += consumed;
+      const time = nowRfc3339Nano();
+      for (const data of entries) out.push({ stream, time, data });
+    }
+    return out;
+  }
+
+  /** Removes every log file (container removal does it by deleting the directory). */
+  removeAll(): void {
+    for (const f of [...this.jsonFiles(), this.rawPath("stdout"), this.rawPath("stderr")]) {
+      fs.rmSync(f, { force: true });
+    }
+    fs.rmSync(path.join(this.dir, STATE_FILE), { force: true });
+  }
+}
+
+function rawSize(file: string): number {
+  try {
+    return fs.statSync(file).size;
+  } catch {
+    return 0;
+  }
+}
+
+function readRange(file: string, offset: number, max: number): Uint8Array {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, "r");
+  } catch {
+    return new Uint8Array(0);
+  }
+  try {
+    const size = fs.fstatSync(fd).size;
+    const len = Math.min(Math.max(0, size - offset), max);
+    const buf = new Uint8Array(len);
+    let got = 0;
+    while (got < len) {
+      const n = fs.readSync(fd, buf, got, len - got, offset + got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
+/**
+ * Splits bytes into lines (newline kept). Lines longer than 16 KiB are cut like Docker does. An
+ * unterminated tail is returned only when `final`; otherwise it stays for the next pass.
+ */
+export function splitLines(
+  chunk: Uint8Array,
+  final: boolean,
+): { entries: Uint8Array[]; consumed: number } {
+  const entries: Uint8Array[] = [];
+  let start = 0;
+  while (start < chunk.length) {
+    const nl = chunk.indexOf(10, start);
+    if (nl === -1) {
+      if (chunk.length - start >= MAX_LINE) {
+        entries.push(chunk.slice(start, start + MAX_LINE));
+        start += MAX_LINE;
+        continue;
+      }
+      if (final) {
+        entries.push(chunk.slice(start));
+        start = chunk.length;
+      }
+      break;
+    }
+    const end = nl + 1;
+    while (end - start > MAX_LINE) {
+      entries.push(chunk.slice(start, start + MAX_LINE));
+      start += MAX_LINE;
+    }
+    entries.push(chunk.slice(start, end));
+    start = end;
+  }
+  return { entries, consumed: start };
+}
+
+/** Options of a logs read. */
+export interface ReadLogsOptions {
+  /** Include stdout / stderr (default both). */
+  stdout?: boolean;
+  stderr?: boolean;
+  /** Last N entries (`--tail`); undefined or negative: all. */
+  tail?: number;
+  /** Only entries at or after / before these instants (nanoseconds since the epoch). */
+  sinceNs?: bigint;
+  untilNs?: bigint;
+  /** Keep reading new output while `running()` says the container runs. */
+  follow?: boolean;
+  /** Whether the container still runs (follow ends when it does not and nothing is left). */
+  running?: () => boolean;
+  /** Ends the read. */
+  signal?: AbortSignal;
+  /** Follow poll interval (default 100 ms). */
+  pollMs?: number;
+}
+
+/** Reads a container's logs as entries; with `follow`, keeps yielding until it stops running. */
+export async function* readLogs(
+  logs: ContainerLogs,
+  options: ReadLogsOptions = {},
+): AsyncGenerator<LogEntry> {
+  const want = (e: LogEntry): boolean => {
+    if (e.stream === "stdout" && options.stdout === false) return false;
+    if (e.stream === "stderr" && options.stderr === false) return false;
+    if (options.sinceNs !== undefined || options.untilNs !== undefined) {
+      const t = parseRfc3339Nano(e.time);
+      if (options.sinceNs !== undefined && t < options.sinceNs) return false;
+      if (options.untilNs !== undefined && t > options.untilNs) return false;
+    }
+    return true;
+  };
+  const snap = await logs.snapshot();
+  let entries = snap.entries.filter(want);
+  if (options.tail !== undefined && options.tail >= 0) {
+    entries = options.tail === 0 ? [] : entries.slice(-options.tail);
+  }
+  for (const e of entries) {
+    if (options.signal?.aborted) return;
+    yield e;
+  }
+  if (!options.follow) return;
+  // Unterminated tails were already shown by the snapshot: resume after them.
+  const offsets = snap.offsets;
+  const pollMs = options.pollMs ?? 100;
+  for (;;) {
+    if (options.signal?.aborted) return;
+    const alive = options.running?.() ?? false;
+    for (const e of logs.readNew(offsets, !alive)) {
+      if (options.untilNs !== undefined && parseRfc3339Nano(e.time) > options.untilNs) return;
+      if (want(e)) yield e;
+    }
+    if (!alive) return;
+    if (options.untilNs !== undefined && BigInt(Date.now()) * 1_000_000n > options.untilNs) return;
+    await abortableSleep(pollMs, options.signal);
+  }
+}
+
+function abortableSleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const t = setTimeout(done, ms);
+    function done(): void {
+      clearTimeout(t);
+      signal?.removeEventListener("abort", done);
+      resolve();
+    }
+    signal?.addEventListener("abort", done, { once: true });
+  });
+}
