@@ -7,7 +7,6 @@
  *
  * @module
  */
-import * as fs from "node:fs";
 import { InvalidArgumentError } from "../errors.ts";
 import type { OciDevice, OciMount, OciResources, OciSpec } from "../runtime/oci_spec.ts";
 import { resolveCapabilities } from "../security/capabilities.ts";
@@ -56,6 +55,8 @@ export interface BuildSpecInput {
   cgroupsPath?: string;
   /** Host name for `--network host`; default `Deno.hostname()`. */
   hostHostname?: string;
+  /** CPUs the host offers (`0-3,6` list form); default read from sysfs. */
+  availableCpus?: string;
 }
 
 /** The command resolved from Entrypoint/Cmd/args, split as inspect shows it. */
@@ -245,6 +246,75 @@ function userMount(m: MountSpec): OciMount {
   };
 }
 
+function cleanPath(p: string): string {
+  const parts: string[] = [];
+  for (const seg of p.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === "..") parts.pop();
+    else parts.push(seg);
+  }
+  return `/${parts.join("/")}`;
+}
+
+/**
+ * Docker mounts the per-container files and the user's mounts shallowest first (moby sorts them
+ * by the number of path separators), so `-v a:/data/sub -v b:/data` shows both and `-v x:/etc`
+ * keeps the container's own `/etc/hosts` on top. Stable, so equal depths keep the user's order.
+ */
+function sortByDepth(mounts: OciMount[]): OciMount[] {
+  const depth = (m: OciMount): number => cleanPath(m.destination).split("/").length - 1;
+  return mounts
+    .map((m, i) => ({ m, i, d: depth(m) }))
+    .sort((a, b) => a.d - b.d || a.i - b.i)
+    .map((x) => x.m);
+}
+
+function cpuList(list: string): Set<number> {
+  const out = new Set<number>();
+  for (const part of list.trim().split(",")) {
+    if (part === "") continue;
+    const [a, b] = part.split("-").map(Number);
+    for (let c = a; c <= (b ?? a); c++) out.add(c);
+  }
+  return out;
+}
+
+function hostCpus(): string | undefined {
+  // The root cpuset is what a child cgroup may take (Docker's sysinfo reads the same).
+  for (const f of ["/sys/fs/cgroup/cpuset/cpuset.cpus", "/sys/fs/cgroup/cpuset.cpus.effective"]) {
+    try {
+      const v = Deno.readTextFileSync(f).trim();
+      if (v) return v;
+    } catch { /* not this layout */ }
+  }
+  try {
+    return Deno.readTextFileSync("/sys/devices/system/cpu/online").trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Docker refuses `--cpuset-cpus` naming CPUs the host does not have, before anything is
+ * created, instead of letting the cgroup write fail with ERANGE.
+ */
+export function checkCpusetAvailable(requested: string, available: string | undefined): void {
+  if (available === undefined) return;
+  const have = cpuList(available);
+  const ok = requested.split(",").every((part) => {
+    const [a, b = a] = part.split("-").map(Number);
+    // A range wider than the host is short of CPUs whatever it names (and is not expanded).
+    if (b - a >= have.size) return false;
+    for (let c = a; c <= b; c++) if (!have.has(c)) return false;
+    return true;
+  });
+  if (!ok) {
+    throw new InvalidArgumentError(
+      `Requested CPUs are not available - requested ${requested}, available: ${available}`,
+    );
+  }
+}
+
 /**
  * Checks or creates the host sources of bind mounts as Docker does: `-v` creates a missing
  * source directory; `--mount type=bind` refuses it.
@@ -254,7 +324,7 @@ export function prepareBindSources(mounts: readonly MountSpec[]): void {
     if (m.type !== "bind") continue;
     let present = true;
     try {
-      fs.statSync(m.source);
+      Deno.statSync(m.source);
     } catch {
       present = false;
     }
@@ -264,7 +334,7 @@ export function prepareBindSources(mounts: readonly MountSpec[]): void {
         `invalid mount config for type "bind": bind source path does not exist: ${m.source}`,
       );
     }
-    fs.mkdirSync(m.source, { recursive: true, mode: 0o755 });
+    Deno.mkdirSync(m.source, { recursive: true, mode: 0o755 });
   }
 }
 
@@ -329,23 +399,33 @@ export function buildSpec(input: BuildSpecInput): OciSpec {
   const env = buildEnv({ imageEnv: image.Env, options, hostname, home: user.home, lookupEnv });
   const cwd = options.workdir || image.WorkingDir || "/";
   const caps = resolveCapabilities(options);
+  if (options.cpusetCpus) {
+    checkCpusetAvailable(options.cpusetCpus, input.availableCpus ?? hostCpus());
+  }
 
-  const mounts = baseMounts(options);
   const etcRo = options.readOnly ? ["ro"] : ["rw"];
   const etc: [string, string][] = [
     ["/etc/resolv.conf", input.etcFiles.resolvConf],
     ["/etc/hostname", input.etcFiles.hostname],
     ["/etc/hosts", input.etcFiles.hosts],
   ];
-  for (const [destination, source] of etc) {
-    mounts.push({ destination, type: "bind", source, options: ["rbind", "rprivate", ...etcRo] });
-  }
-  // A user mount on a default destination replaces it (e.g. `--tmpfs /dev/shm`).
-  for (const m of options.mounts) {
-    const at = mounts.findIndex((x) => x.destination === m.target);
-    if (at >= 0) mounts.splice(at, 1);
-    mounts.push(userMount(m));
-  }
+  const userTargets = new Set(options.mounts.map((m) => cleanPath(m.target)));
+  // A user mount on a default destination replaces it (e.g. `--tmpfs /dev/shm`), and one on
+  // `/dev` replaces everything Docker mounts below it (moby `WithMounts`).
+  const mounts = baseMounts(options).filter((x) =>
+    !userTargets.has(x.destination) &&
+    !(userTargets.has("/dev") && x.destination.startsWith("/dev/"))
+  );
+  const layered: OciMount[] = etc
+    .filter(([destination]) => !userTargets.has(destination))
+    .map(([destination, source]) => ({
+      destination,
+      type: "bind",
+      source,
+      options: ["rbind", "rprivate", ...etcRo],
+    }));
+  for (const m of options.mounts) layered.push(userMount(m));
+  mounts.push(...sortByDepth(layered));
 
   const namespaces: OciSpec["linux"]["namespaces"] = [
     { type: "pid" },

@@ -1,7 +1,8 @@
 /**
  * `-u user[:group]` resolution through the container's own `/etc/passwd` and `/etc/group`, with
  * the rules of runc's `GetExecUser` that Docker uses: names must exist, numeric ids need not,
- * supplementary groups come from group membership, HOME from the passwd entry (else `/`).
+ * supplementary groups are the primary group plus, when no group is given, the user's group
+ * memberships; HOME comes from the passwd entry (else `/`).
  *
  * @module
  */
@@ -63,8 +64,15 @@ const MAX_ID = 2 ** 31 - 1;
 
 function numeric(s: string): number | undefined {
   if (!/^\d+$/.test(s)) return undefined;
-  const n = Number(s);
-  return n <= MAX_ID ? n : undefined;
+  return Number(s);
+}
+
+/** runc's ErrRange, for a numeric id without an entry outside what the kernel takes. */
+function checkRange(n: number): number {
+  if (n > MAX_ID) {
+    throw new InvalidArgumentError(`uids and gids must be in range 0-${MAX_ID}`);
+  }
+  return n;
 }
 
 /**
@@ -104,7 +112,7 @@ export function resolveUser(
         `unable to find user ${userPart}: no matching entries in passwd file`,
       );
     }
-    if (!entry) uid = n!;
+    if (!entry) uid = checkRange(n!);
   }
   if (entry) {
     uid = entry.uid;
@@ -122,11 +130,14 @@ export function resolveUser(
         `unable to find group ${groupPart}: no matching entries in group file`,
       );
     }
-    gid = g ? g.gid : n!;
+    gid = g ? g.gid : checkRange(n!);
   }
 
-  const additionalGids: number[] = [];
-  if (entry) {
+  // The primary group leads the list (moby's fix for CVE-2022-36109: a process must not be able
+  // to shed its primary group with setgroups). Membership in /etc/group only counts when the
+  // group was left implicit: runc's GetExecUser ignores it once a group is named.
+  const additionalGids: number[] = [gid];
+  if (entry && (groupPart === undefined || groupPart === "")) {
     for (const g of groups) {
       if (g.members.includes(entry.name) && !additionalGids.includes(g.gid)) {
         additionalGids.push(g.gid);

@@ -110,7 +110,7 @@ Deno.test({
     assert.equal(r.code, 0, r.err);
     assert.equal(
       r.out,
-      "uid=1000(user) gid=1000(user) groups=50(staff)\nbar /home/user\n/made/here\n",
+      "uid=1000(user) gid=1000(user) groups=50(staff),1000(user)\nbar /home/user\n/made/here\n",
     );
     const s = await run({ interactive: true, cmd: ["cat"] }, "piped in\n");
     assert.equal(s.out, "piped in\n");

@@ -109,7 +109,8 @@ Deno.test("env file lines come before -e", () => {
 
 Deno.test("user, workdir, hostname, namespaces", () => {
   const s = build({ user: "app" }, { Cmd: ["sh"], WorkingDir: "/srv" });
-  assert.deepEqual(s.process.user, { uid: 1000, gid: 1000, additionalGids: [10] });
+  // moby: the primary gid leads AdditionalGids (CVE-2022-36109), then memberships.
+  assert.deepEqual(s.process.user, { uid: 1000, gid: 1000, additionalGids: [1000, 10] });
   assert.equal(s.process.cwd, "/srv");
   assert.equal(s.process.createCwd, true);
   assert.equal(s.hostname, "0123456789ab");

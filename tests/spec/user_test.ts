@@ -22,7 +22,7 @@ Deno.test("user: default is root with root's home and groups", () => {
   assert.deepEqual(resolveUser(undefined, files), {
     uid: 0,
     gid: 0,
-    additionalGids: [10],
+    additionalGids: [0, 10],
     home: "/root",
   });
 });
@@ -31,13 +31,13 @@ Deno.test("user: by name, by uid, with group", () => {
   assert.deepEqual(resolveUser("app", files), {
     uid: 1000,
     gid: 1000,
-    additionalGids: [10, 29],
+    additionalGids: [1000, 10, 29],
     home: "/home/app",
   });
   assert.deepEqual(resolveUser("1000", files), {
     uid: 1000,
     gid: 1000,
-    additionalGids: [10, 29],
+    additionalGids: [1000, 10, 29],
     home: "/home/app",
   });
   assert.deepEqual(resolveUser("app:staff", files).gid, 50);
@@ -49,19 +49,19 @@ Deno.test("user: numeric ids without entries are allowed", () => {
   assert.deepEqual(resolveUser("4242", files), {
     uid: 4242,
     gid: 0,
-    additionalGids: [],
+    additionalGids: [0],
     home: "/",
   });
   assert.deepEqual(resolveUser("4242:4343", files), {
     uid: 4242,
     gid: 4343,
-    additionalGids: [],
+    additionalGids: [4343],
     home: "/",
   });
   assert.deepEqual(resolveUser("7:8", { passwd: null, group: null }), {
     uid: 7,
     gid: 8,
-    additionalGids: [],
+    additionalGids: [8],
     home: "/",
   });
 });
