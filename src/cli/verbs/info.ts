@@ -18,6 +18,20 @@ function cgroupVersion(): "1" | "2" {
   }
 }
 
+/** Docker's `SecurityOptions`: seccomp with the builtin profile when the kernel has filters. */
+function securityOptions(): string[] {
+  const out: string[] = [];
+  try {
+    if (/^Seccomp:\s*\d/m.test(Deno.readTextFileSync("/proc/self/status"))) {
+      out.push("name=seccomp,profile=builtin");
+    }
+  } catch {
+    // no /proc: report nothing rather than guess
+  }
+  out.push("name=cgroupns");
+  return out;
+}
+
 function osName(): string {
   try {
     const text = Deno.readTextFileSync("/etc/os-release");
@@ -69,6 +83,7 @@ export const command: Command = {
       Name: Deno.hostname(),
       DockerRootDir: ctx.root,
       LoggingDriver: "json-file",
+      SecurityOptions: securityOptions(),
     };
     const format = str(parsed, "format");
     if (format) {
@@ -91,6 +106,14 @@ export const command: Command = {
         ` Logging Driver: ${info.LoggingDriver}`,
         ` Cgroup Driver: ${info.CgroupDriver}`,
         ` Cgroup Version: ${info.CgroupVersion}`,
+        " Security Options:",
+        ...info.SecurityOptions.flatMap((o) => {
+          const [name, ...kv] = o.split(",").map((p) => p.replace(/^name=/, ""));
+          return [
+            `  ${name}`,
+            ...kv.map((p) => `   ${p[0].toUpperCase()}${p.slice(1).replace("=", ": ")}`),
+          ];
+        }),
         ` Kernel Version: ${info.KernelVersion}`,
         ` Operating System: ${info.OperatingSystem}`,
         ` OSType: ${info.OSType}`,
