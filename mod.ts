@@ -2,7 +2,8 @@
  * docker-ts: a Docker-compatible container engine for Deno.
  *
  * Embed an {@link Engine} in-process, or (later) drive a daemon through the same
- * {@link EngineApi}. Run as the main module, this file is the `docker-ts` command line.
+ * {@link EngineApi}. Run as the main module, this file is the `docker-ts` command line (`cli.ts`
+ * is the same command line without the library's import cost).
  *
  * @example
  * ```ts ignore
@@ -62,7 +63,8 @@ export {
 } from "./src/errors.ts";
 
 if (import.meta.main) {
-  // The CLI loads only when run as a program, so library users never pay for it.
+  // The CLI loads only when run as a program, so library users never pay for it. Programs should
+  // run `cli.ts`, which skips the Engine import above (see its module doc).
   const { main } = await import("./src/cli/main.ts");
   Deno.exit(await main(Deno.args));
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Times `run --rm busybox true` side by side, in ONE run, on this machine (root only):
-#   docker-ts  deno run -A mod.ts … run --rm --network none busybox true   (temp root, fixture)
+#   docker-ts  deno run -A cli.ts … run --rm --network none busybox true   (temp root, fixture)
 #   podman     podman run --rm --network none busybox true (runc, cgroupfs, file events, temp roots)
 #   runc       runc run on a prepared bundle (busybox-static rootfs, `runc spec` config)
 #   crun       crun run on the same bundle, inside `unshare -m` with the cgroup2 mount hidden
@@ -25,7 +25,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-DTS=(deno run -A mod.ts --root "$W/dts/root" --runroot "$W/dts/run")
+DTS=(deno run -A cli.ts --root "$W/dts/root" --runroot "$W/dts/run")
 "${DTS[@]}" load -i .fixtures/busybox.tar >/dev/null
 
 cat >"$W/containers.conf" <<'EOF'
@@ -123,8 +123,8 @@ EOF
 for _ in $(seq "$RUNS"); do
   DOCKER_TS_TRACE=1 "${DTS[@]}" run --rm --network none busybox true 2>>"$W/trace" >/dev/null
 done
-BOOT=$( { /usr/bin/time -f %e deno run -A mod.ts --version >/dev/null; } 2>&1 )
-echo "docker-ts stages (median of $RUNS, ms; 'deno run mod.ts --version' alone: ${BOOT}s):"
+BOOT=$( { /usr/bin/time -f %e deno run -A cli.ts --version >/dev/null; } 2>&1 )
+echo "docker-ts stages (median of $RUNS, ms; 'deno run cli.ts --version' alone: ${BOOT}s):"
 python3 - "$W/trace" <<'EOF'
 import re, sys, statistics
 stages = {}

@@ -31,7 +31,7 @@ else
   trap cleanup EXIT
 fi
 
-docker_ts() { deno run -A mod.ts --root "$root" --runroot "$runroot" "$@"; }
+docker_ts() { deno run -A cli.ts --root "$root" --runroot "$runroot" "$@"; }
 step() { printf '\n$ docker-ts %s\n' "$*"; }
 
 step load -i .fixtures/busybox.tar

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import * as path from "node:path";
+import { joinPath, resolvePath } from "./util/path.ts";
 
 /** Default persistent root. */
 export const DEFAULT_ROOT = "/var/lib/docker-ts";
@@ -19,13 +19,13 @@ export class Paths {
   readonly runroot: string;
 
   constructor(root: string = DEFAULT_ROOT, runroot: string = DEFAULT_RUNROOT) {
-    this.root = path.resolve(root);
-    this.runroot = path.resolve(runroot);
+    this.root = resolvePath(root);
+    this.runroot = resolvePath(runroot);
   }
 
   /** `<root>/content/blobs/sha256` */
   get blobsDir(): string {
-    return path.join(this.root, "content", "blobs", "sha256");
+    return joinPath(this.root, "content", "blobs", "sha256");
   }
   /** Path of a blob by digest (`sha256:<hex>`). */
   blob(digest: string): string {
@@ -33,42 +33,42 @@ export class Paths {
     if (algo !== "sha256" || !/^[a-f0-9]{64}$/.test(hex ?? "")) {
       throw new Error(`Invalid digest "${digest}"`);
     }
-    return path.join(this.blobsDir, hex);
+    return joinPath(this.blobsDir, hex);
   }
   /** `<root>/content/ingest` */
   get ingestDir(): string {
-    return path.join(this.root, "content", "ingest");
+    return joinPath(this.root, "content", "ingest");
   }
   /** `<root>/images` */
   get imagesDir(): string {
-    return path.join(this.root, "images");
+    return joinPath(this.root, "images");
   }
   /** `<root>/layers` */
   get layersDir(): string {
-    return path.join(this.root, "layers");
+    return joinPath(this.root, "layers");
   }
   /** Directory of an unpacked layer by chain id (`sha256:<hex>`). */
   layer(chainId: string): string {
-    return path.join(this.layersDir, chainId.replace(/^sha256:/, ""));
+    return joinPath(this.layersDir, chainId.replace(/^sha256:/, ""));
   }
   /** `<root>/containers` */
   get containersDir(): string {
-    return path.join(this.root, "containers");
+    return joinPath(this.root, "containers");
   }
   /** Directory of a container. */
   container(id: string): string {
-    return path.join(this.containersDir, id);
+    return joinPath(this.containersDir, id);
   }
   /** Runtime directory of a container. */
   runContainer(id: string): string {
-    return path.join(this.runroot, "containers", id);
+    return joinPath(this.runroot, "containers", id);
   }
   /** `<root>/tmp`, same filesystem as the stores so renames are atomic. */
   get tmpDir(): string {
-    return path.join(this.root, "tmp");
+    return joinPath(this.root, "tmp");
   }
   /** Lock files directory. */
   get locksDir(): string {
-    return path.join(this.runroot, "locks");
+    return joinPath(this.runroot, "locks");
   }
 }

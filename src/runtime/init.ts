@@ -2,14 +2,16 @@
  * The container's PID 1 until it execs the user's command (stage 2 of the launch).
  *
  * Started by the launch Worker inside fresh namespaces with `deno run src/runtime/init.ts`,
- * fds 0–2 = the container's stdio, 3 = status pipe, 4 = go pipe, 5 = config memfd. It
- * mounts the rootfs and the spec's mounts, pivots, sets the hostname, reports "ready", waits on
- * the start gate, drops credentials and execs. Every failure becomes one status line plus exit
+ * fds 0–2 = the container's stdio, 3 = status pipe, 4 = go pipe, 5 = config memfd. When the
+ * launch Worker has mounted the container's tree (`premounted`, the default on Linux ≥ 6.18) it
+ * waits for the go byte and pivots; otherwise it mounts the tree itself first (init_mounts.ts).
+ * Then it sets the hostname, reports "ready", waits on the start gate, drops credentials and
+ * execs. Every failure becomes one status line plus exit
  * 125 (setup), 126 or 127 (exec). Imports stay tiny: this boot is on every `run`'s path.
  *
  * @module
  */
-import { bringLoopbackUp, NAMESPACE_FLAGS, unshare } from "../../ffi/namespace.ts";
+import { NAMESPACE_FLAGS, unshare } from "../../ffi/namespace.ts";
 import { errno } from "../../ffi/errno.ts";
 import {
   chdir,
@@ -17,8 +19,6 @@ import {
   closeFd,
   execve,
   O_CLOEXEC,
-  O_DIRECTORY,
-  O_PATH,
   O_RDWR,
   openFd,
   readFd,
@@ -28,28 +28,14 @@ import {
   umask,
   writeFd,
 } from "../../ffi/process.ts";
-import { mount, MS_BIND, MS_REC } from "../../ffi/mount.ts";
 import type { InitConfig, InitStatus } from "./init_config.ts";
 import { CONFIG_FD, GO_FD, STATUS_FD } from "./init_config.ts";
-import { planMounts, planRootfs } from "./mount_plan.ts";
 import { applyCredentials } from "./credentials.ts";
 import { boundingSetOf, lastCap, mkdirOwned, realCredentialSyscalls } from "./init_syscalls.ts";
 import { execFailure, lookupExecutable } from "./exec_lookup.ts";
 import { applySeccomp } from "./init_seccomp.ts";
-import {
-  bindConsole,
-  type CgroupHierarchy,
-  createDevices,
-  createDevSymlinks,
-  DEFAULT_DEVICES,
-  hostCgroupHierarchies,
-  makeRootPrivate,
-  maskPaths,
-  performMount,
-  pivotInto,
-  readonlyPaths,
-  remountReadonly,
-} from "./init_rootfs.ts";
+import { type CgroupHierarchy, hostCgroupHierarchies, pivotInto } from "./init_rootfs.ts";
+import { mountContainerFs, rootPathOf } from "./init_mounts.ts";
 
 class InitFailure extends Error {
   constructor(readonly exitCode: number, message: string) {
@@ -84,48 +70,29 @@ function awaitGo(newCgroupNs: boolean): void {
 
 function setup(cfg: InitConfig, timings: Record<string, number>): { path: string } {
   const spec = cfg.spec;
-  const root = spec.root.path.startsWith("/") ? spec.root.path : `${Deno.cwd()}/${spec.root.path}`;
-
-  makeRootPrivate();
-  if (spec.linux.namespaces.some((n) => n.type === "network" && !n.path)) bringLoopbackUp();
-  if (cfg.rootfs) {
-    const r = planRootfs(cfg.rootfs);
-    mount(
-      cfg.rootfs.source,
-      root,
-      r.bind ? null : cfg.rootfs.type,
-      r.flags,
-      r.bind ? null : r.data,
-      root,
-    );
-  } else {
-    // pivot_root needs the new root to be a mount point.
-    mount(root, root, null, MS_BIND | MS_REC, null, root);
-  }
-  const rootFd = openFd(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
-  let hierarchies: CgroupHierarchy[] | undefined;
-  const cgroups = () => {
+  let root: string;
+  if (cfg.premounted) {
+    // The launch Worker mounted everything while this process booted; the go byte says both
+    // that and the engine's cgroup join are done.
+    root = rootPathOf(cfg);
     awaitGo(cfg.newCgroupNs);
-    hierarchies ??= hostCgroupHierarchies(Deno.readTextFileSync("/proc/self/mountinfo"));
-    return hierarchies;
-  };
-  // With a cgroup namespace fresh mounts show the container's own cgroups; without one, the
-  // container's cgroup dirs are bound instead (when the engine passed them).
-  const cgroupBinds = cfg.newCgroupNs ? undefined : cfg.cgroupPaths;
-  for (const m of planMounts(spec.mounts)) performMount(rootFd, m, cgroups, cgroupBinds);
-  if (cfg.consolePath) bindConsole(rootFd, cfg.consolePath);
-  closeFd(rootFd);
+  } else {
+    let hierarchies: CgroupHierarchy[] | undefined;
+    root = mountContainerFs(cfg, {
+      cgroups: () => {
+        // Fresh cgroup mounts must come from inside the container's cgroup namespace.
+        awaitGo(cfg.newCgroupNs);
+        hierarchies ??= hostCgroupHierarchies(Deno.readTextFileSync("/proc/self/mountinfo"));
+        return hierarchies;
+      },
+      // With a cgroup namespace fresh mounts show the container's own cgroups; without one,
+      // the container's cgroup dirs are bound instead (when the engine passed them).
+      cgroupBinds: cfg.newCgroupNs ? undefined : cfg.cgroupPaths,
+    });
+  }
   timings.mounts = wallNow();
 
   pivotInto(root);
-  createDevices([...DEFAULT_DEVICES, ...(spec.linux.devices ?? [])]);
-  createDevSymlinks();
-  for (const [key, value] of Object.entries(spec.linux.sysctl ?? {})) {
-    Deno.writeTextFileSync(`/proc/sys/${key.replaceAll(".", "/")}`, value);
-  }
-  maskPaths(spec.linux.maskedPaths ?? []);
-  readonlyPaths(spec.linux.readonlyPaths ?? []);
-  if (spec.root.readonly) remountReadonly("/", 0, false);
   timings.pivot = wallNow();
 
   const hasUts = spec.linux.namespaces.some((n) => n.type === "uts");

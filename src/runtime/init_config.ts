@@ -36,6 +36,11 @@ export interface InitConfig {
   consolePath?: string;
   /** Without a cgroup namespace: host cgroup dirs to bind at /sys/fs/cgroup/<key> (ro). */
   cgroupPaths?: Readonly<Record<string, string>>;
+  /**
+   * The launch Worker mounts the container's tree (init_mounts.ts) while the init boots; the go
+   * byte then also means "mounted", and the init only pivots. False: the init mounts it.
+   */
+  premounted?: boolean;
 }
 
 /** One line of the status pipe, written by the init as JSON. */

@@ -315,52 +315,87 @@ export const DEFAULT_DEVICES: readonly OciDevice[] = [
   { type: "c", path: "/dev/tty", major: 5, minor: 0, fileMode: 0o666, uid: 0, gid: 0 },
 ];
 
-/** Creates device nodes (after the pivot, so paths resolve inside the container). */
-export function createDevices(devices: readonly OciDevice[]): void {
+/**
+ * Opens `dest` (absolute, inside the container) under `rootFd` without creating anything;
+ * -1 when it does not exist. Symlinks resolve inside the rootfs.
+ */
+export function openExistingInRoot(rootFd: number, dest: string): number {
+  try {
+    return openat2(rootFd, dest.replace(/^\/+/, "") || ".", O_PATH | O_CLOEXEC, RESOLVE_IN_ROOT);
+  } catch (err) {
+    if (isNotFound(err)) return -1;
+    throw err;
+  }
+}
+
+function splitParent(p: string): [string, string] {
+  const i = p.lastIndexOf("/");
+  return [p.slice(0, i) || "/", p.slice(i + 1)];
+}
+
+/**
+ * Creates device nodes under the rootfs (`rootFd`), parents created inside it. Works before the
+ * pivot, so the launch Worker can do it while the init boots; node names are created through the
+ * resolved parent directory (`/proc/self/fd/N/name`), never through a path of the image.
+ */
+export function createDevices(rootFd: number, devices: readonly OciDevice[]): void {
   const old = umask(0);
   try {
     for (const d of devices) {
-      const type = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
+      const [parent, name] = splitParent(d.path);
+      const dirFd = openInRoot(rootFd, parent, false);
+      const node = `${fdPath(dirFd)}/${name}`;
       try {
-        Deno.mkdirSync(d.path.slice(0, d.path.lastIndexOf("/")) || "/", { recursive: true });
-        mknod(d.path, type | ((d.fileMode ?? 0o666) & 0o7777), makedev(d.major ?? 0, d.minor ?? 0));
-      } catch (err) {
-        if ((err as { code?: string }).code !== "EEXIST") throw err;
-        continue;
+        const type = d.type === "b" ? S_IFBLK : d.type === "p" ? S_IFIFO : S_IFCHR;
+        try {
+          mknod(node, type | ((d.fileMode ?? 0o666) & 0o7777), makedev(d.major ?? 0, d.minor ?? 0));
+        } catch (err) {
+          if ((err as { code?: string }).code !== "EEXIST") throw err;
+          continue;
+        }
+        if ((d.uid ?? 0) !== 0 || (d.gid ?? 0) !== 0) Deno.chownSync(node, d.uid ?? 0, d.gid ?? 0);
+      } finally {
+        closeFd(dirFd);
       }
-      if ((d.uid ?? 0) !== 0 || (d.gid ?? 0) !== 0) Deno.chownSync(d.path, d.uid ?? 0, d.gid ?? 0);
     }
   } finally {
     umask(old);
   }
 }
 
-/** The standard /dev symlinks (fd, stdin/out/err, ptmx → pts/ptmx). */
-export function createDevSymlinks(): void {
-  const links: [string, string][] = [
-    ["/proc/self/fd", "/dev/fd"],
-    ["/proc/self/fd/0", "/dev/stdin"],
-    ["/proc/self/fd/1", "/dev/stdout"],
-    ["/proc/self/fd/2", "/dev/stderr"],
-  ];
-  let hasPts = false;
+/** The standard /dev symlinks (fd, stdin/out/err, ptmx → pts/ptmx), under the rootfs. */
+export function createDevSymlinks(rootFd: number): void {
+  const devFd = openInRoot(rootFd, "/dev", false);
   try {
-    hasPts = Deno.statSync("/dev/pts/ptmx").isFile === false;
-  } catch {
-    hasPts = false;
-  }
-  if (hasPts) links.push(["pts/ptmx", "/dev/ptmx"]);
-  for (const [target, link] of links) {
+    const dev = fdPath(devFd);
+    const links: [string, string][] = [
+      ["/proc/self/fd", "fd"],
+      ["/proc/self/fd/0", "stdin"],
+      ["/proc/self/fd/1", "stdout"],
+      ["/proc/self/fd/2", "stderr"],
+    ];
+    let hasPts = false;
     try {
-      Deno.symlinkSync(target, link);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
-      if (link === "/dev/ptmx") {
-        // A device node from a privileged /dev: replace it so ptys come from our devpts.
-        Deno.removeSync(link);
+      hasPts = Deno.statSync(`${dev}/pts/ptmx`).isFile === false;
+    } catch {
+      hasPts = false;
+    }
+    if (hasPts) links.push(["pts/ptmx", "ptmx"]);
+    for (const [target, name] of links) {
+      const link = `${dev}/${name}`;
+      try {
         Deno.symlinkSync(target, link);
+      } catch (err) {
+        if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+        if (name === "ptmx") {
+          // A device node from a privileged /dev: replace it so ptys come from our devpts.
+          Deno.removeSync(link);
+          Deno.symlinkSync(target, link);
+        }
       }
     }
+  } finally {
+    closeFd(devFd);
   }
 }
 
@@ -374,30 +409,45 @@ export function bindConsole(rootFd: number, consolePath: string): void {
   });
 }
 
-/** Masks paths: /dev/null over files, an empty read-only tmpfs over directories. */
-export function maskPaths(paths: readonly string[]): void {
-  for (const p of paths) {
-    let st: Deno.FileInfo;
-    try {
-      st = Deno.statSync(p);
-    } catch {
-      continue;
+/**
+ * Masks paths under the rootfs: the container's /dev/null bound over files, an empty read-only
+ * tmpfs over directories. Missing paths are skipped. Needs /dev populated first.
+ */
+export function maskPaths(rootFd: number, paths: readonly string[]): void {
+  let nullFd = -2;
+  try {
+    for (const p of paths) {
+      const fd = openExistingInRoot(rootFd, p);
+      if (fd === -1) continue;
+      try {
+        const target = fdPath(fd);
+        if (Deno.statSync(target).isDirectory) {
+          mount("tmpfs", target, "tmpfs", MS_RDONLY, null, p);
+        } else {
+          if (nullFd === -2) nullFd = openExistingInRoot(rootFd, "/dev/null");
+          mount(nullFd >= 0 ? fdPath(nullFd) : "/dev/null", target, null, MS_BIND, null, p);
+        }
+      } finally {
+        closeFd(fd);
+      }
     }
-    if (st.isDirectory) mount("tmpfs", p, "tmpfs", MS_RDONLY, null, p);
-    else mount("/dev/null", p, null, MS_BIND, null, p);
+  } finally {
+    if (nullFd >= 0) closeFd(nullFd);
   }
 }
 
-/** Makes paths read-only: bind each on itself, then remount it read-only. */
-export function readonlyPaths(paths: readonly string[]): void {
+/** Makes paths under the rootfs read-only: bind each on itself, then remount it read-only. */
+export function readonlyPaths(rootFd: number, paths: readonly string[]): void {
   for (const p of paths) {
+    const fd = openExistingInRoot(rootFd, p);
+    if (fd === -1) continue;
     try {
-      Deno.statSync(p);
-    } catch {
-      continue;
+      mount(fdPath(fd), fdPath(fd), null, MS_BIND | MS_REC, null, p);
+    } finally {
+      closeFd(fd);
     }
-    mount(p, p, null, MS_BIND | MS_REC, null, p);
-    remountReadonly(p, 0, true);
+    // The fd above points at the covered directory: re-resolve to reach the new bind.
+    atTarget(rootFd, p, false, (t) => remountReadonly(t, 0, true, p));
   }
 }
 

@@ -3,8 +3,12 @@
  * pid namespace, join or create the container's namespaces, posix_spawn the init with the
  * container's fds, restore the pid namespace, answer the pid. Synchronous calls only — only they
  * are guaranteed to run on this thread — and no thread creation after unshare(CLONE_NEWPID).
- * The launcher terminates this Worker right after the answer; its thread dies with the
- * namespaces it joined.
+ *
+ * With `mount` in the request (the default on Linux ≥ 6.18), the Worker then mounts the
+ * container's whole tree itself (init_mounts.ts) — its thread is in the container's new mount
+ * namespace, which the init shares — while the init's Deno boots, and answers a second message
+ * ("mounted"). The launcher terminates this Worker after the last answer; its thread dies with
+ * the namespaces it joined.
  *
  * @module
  */
@@ -27,8 +31,12 @@ import {
   preloadProcess,
 } from "../../ffi/process.ts";
 import { type FileAction, posixSpawn, preloadSpawn } from "../../ffi/spawn.ts";
+import { libc } from "../../ffi/library.ts";
+import { MOUNT_SYMBOLS, NETIF_SYMBOLS } from "../../ffi/launch_symbols.ts";
 import type { OciNamespace } from "./oci_spec.ts";
-import { WARM } from "./init_config.ts";
+import { type InitConfig, WARM } from "./init_config.ts";
+import { cgroupViewBinds, mountContainerFs } from "./init_mounts.ts";
+import { type CgroupHierarchy, hostCgroupHierarchies } from "./init_rootfs.ts";
 
 /** What the launcher asks the Worker to do. */
 export interface WorkerRequest {
@@ -42,12 +50,19 @@ export interface WorkerRequest {
   fds: number[];
   /** Open this pty slave as fd 0 and controlling terminal (new session). */
   ttySlave?: string;
+  /** Mount the container's tree after the spawn (needs a new mount namespace). */
+  mount?: InitConfig;
 }
 
-/** The Worker's answer. */
+/** The Worker's (first) answer. */
 export type WorkerReply =
   | { ok: true; pid: number; timings: { unshare: number; spawn: number } }
   | { ok: false; message: string };
+
+/** The Worker's second answer when the request had `mount`. */
+export type WorkerMountReply =
+  | { t: "mounted"; ok: true; ms: number }
+  | { t: "mounted"; ok: false; message: string };
 
 // Source fds are moved to ≥ 100 first so the dup2 chain into 0..4 cannot clobber a source.
 const HIGH_FD = 100;
@@ -122,6 +137,31 @@ function launch(req: WorkerRequest): WorkerReply {
   }
 }
 
+/** Mounts the container's tree from this thread (see the module doc). */
+function mountTree(cfg: InitConfig, pid: number): WorkerMountReply {
+  const t0 = performance.now();
+  try {
+    let hier: CgroupHierarchy[] | undefined;
+    // This thread's own view (/proc/self would be the engine's main thread).
+    const cgroups = () =>
+      hier ??= hostCgroupHierarchies(Deno.readTextFileSync("/proc/thread-self/mountinfo"));
+    const wantsCgroup = cfg.spec.mounts.some((m) => m.type === "cgroup");
+    // Fresh cgroup mounts from here would be rooted at the engine's cgroup namespace: bind the
+    // directories a mount inside the container's namespace would show instead.
+    const cgroupBinds = cfg.newCgroupNs && wantsCgroup
+      ? cgroupViewBinds(
+        cgroups(),
+        cfg.cgroupPaths ?? {},
+        Deno.readTextFileSync("/proc/thread-self/cgroup"),
+      )
+      : cfg.cgroupPaths;
+    mountContainerFs(cfg, { cgroups, cgroupBinds, procPidns: `/proc/${pid}/ns/pid` });
+    return { t: "mounted", ok: true, ms: performance.now() - t0 };
+  } catch (err) {
+    return { t: "mounted", ok: false, message: err instanceof Error ? err.message : String(err) };
+  }
+}
+
 // deno-lint-ignore no-explicit-any
 const scope = self as any;
 let used = false;
@@ -130,6 +170,8 @@ scope.onmessage = (ev: MessageEvent<WorkerRequest | typeof WARM>) => {
     preloadNamespace();
     preloadProcess();
     preloadSpawn();
+    libc("mount", MOUNT_SYMBOLS);
+    libc("netif", NETIF_SYMBOLS);
     scope.postMessage(WARM);
     return;
   }
@@ -139,5 +181,7 @@ scope.onmessage = (ev: MessageEvent<WorkerRequest | typeof WARM>) => {
     return;
   }
   used = true;
-  scope.postMessage(launch(ev.data));
+  const reply = launch(ev.data);
+  scope.postMessage(reply);
+  if (reply.ok && ev.data.mount) scope.postMessage(mountTree(ev.data.mount, reply.pid));
 };

@@ -4,8 +4,9 @@
  * ```
  * launch(req)
  *   ├─ Worker (launch_worker.ts): save pid ns → unshare/setns → posix_spawn(init) → restore pid ns
- *   ├─ req.onSpawn(pid)            ← the engine joins the container's cgroups here
- *   ├─ go byte → init: cgroup ns, mounts, pivot_root, hostname, exec lookup → "ready"
+ *   │    └─ then (Linux ≥ 6.18) mounts the container's tree    ┐ in parallel with the init's
+ *   ├─ req.onSpawn(pid)  ← the engine joins the cgroups here    ┘ Deno boot
+ *   ├─ go byte → init: cgroup ns, pivot_root, hostname, exec lookup → "ready"
  *   └─ resolves ContainerProcess (created: init waits on the start gate)
  * proc.start()  → gate byte → init: rlimits, caps, uid/gid, no_new_privs, seccomp → execve
  * proc.exited   → the reaper's exit status (the pid never changes)
@@ -18,8 +19,6 @@
  *
  * @module
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
 import { close, read, setNonblocking } from "../../ffi/io.ts";
 import {
   closeFd,
@@ -38,7 +37,7 @@ import { ioLoop } from "./io_loop.ts";
 import type { OciSpec, RootfsMount } from "./oci_spec.ts";
 import { type ExitStatus, reaper as sharedReaper } from "./reaper.ts";
 import type { StdioPlan } from "./stdio.ts";
-import type { WorkerReply, WorkerRequest } from "./launch_worker.ts";
+import type { WorkerMountReply, WorkerReply, WorkerRequest } from "./launch_worker.ts";
 
 export type { ExitStatus } from "./reaper.ts";
 export type { StdioPlan } from "./stdio.ts";
@@ -164,17 +163,61 @@ export function processStartTime(pid: number): number {
   return Number(fields[19]);
 }
 
-function runWorker(worker: Worker, req: WorkerRequest): Promise<WorkerReply> {
-  return new Promise((resolve) => {
-    worker.onmessage = (ev: MessageEvent<WorkerReply | typeof WARM>) => {
-      if (ev.data !== WARM) resolve(ev.data);
-    };
-    worker.onerror = (ev: ErrorEvent) => {
-      ev.preventDefault();
-      resolve({ ok: false, message: ev.message });
-    };
-    worker.postMessage(req);
-  });
+/**
+ * Sends the request; resolves the spawn answer, then (when `req.mount`) the mount answer. A
+ * Worker error resolves whichever is still pending with a failure.
+ */
+function runWorker(
+  worker: Worker,
+  req: WorkerRequest,
+): { spawned: Promise<WorkerReply>; mounted: Promise<WorkerMountReply> } {
+  let spawnedDone = false;
+  let resolveSpawned!: (r: WorkerReply) => void;
+  let resolveMounted!: (r: WorkerMountReply) => void;
+  const spawned = new Promise<WorkerReply>((r) => resolveSpawned = r);
+  const mounted = new Promise<WorkerMountReply>((r) => resolveMounted = r);
+  worker.onmessage = (ev: MessageEvent<WorkerReply | WorkerMountReply | typeof WARM>) => {
+    const d = ev.data;
+    if (d === WARM) return;
+    if ("t" in d) {
+      resolveMounted(d);
+      return;
+    }
+    spawnedDone = true;
+    resolveSpawned(d);
+  };
+  worker.onerror = (ev: ErrorEvent) => {
+    ev.preventDefault();
+    if (!spawnedDone) resolveSpawned({ ok: false, message: ev.message });
+    resolveMounted({ t: "mounted", ok: false, message: ev.message });
+  };
+  worker.postMessage(req);
+  return { spawned, mounted };
+}
+
+/** Linux ≥ 6.18: /proc accepts `pidns=`, so the Worker can mount the container's /proc. */
+function kernelHasProcPidns(): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(Deno.osRelease());
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major > 6 || (major === 6 && minor >= 18);
+}
+
+/**
+ * Whether the launch Worker mounts the container's tree (in parallel with the init's boot)
+ * instead of the init. Not when the kernel lacks the proc `pidns=` option, nor when the view of
+ * /sys/fs/cgroup must come from fresh mounts inside a new cgroup namespace without the engine's
+ * cgroup dirs to bind. `DOCKER_TS_LAUNCH=two-stage` forces the init to mount (tests, debugging).
+ */
+export function workerMountsTree(
+  spec: OciSpec,
+  newCgroupNs: boolean,
+  cgroupPaths: Readonly<Record<string, string>> | undefined,
+): boolean {
+  if (Deno.env.get("DOCKER_TS_LAUNCH") === "two-stage") return false;
+  if (!kernelHasProcPidns()) return false;
+  if (newCgroupNs && !cgroupPaths && spec.mounts.some((m) => m.type === "cgroup")) return false;
+  return true;
 }
 
 let spare: Worker | undefined;
@@ -250,6 +293,15 @@ class StatusPipe {
   }
 }
 
+/** Removes a file; a missing one is fine (the gate fifo is removed on several paths). */
+function removeFile(p: string): void {
+  try {
+    Deno.removeSync(p);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}
+
 function tryClose(fd: number): void {
   if (fd < 0) return;
   try {
@@ -308,16 +360,23 @@ export async function launch<S extends StdioPlan>(
         `Cannot launch container "${req.id}": it needs a new mount namespace`,
       );
     }
-    gatePath = path.join(req.runDir, GATE_NAME);
-    fs.rmSync(gatePath, { force: true });
+    gatePath = `${req.runDir.replace(/\/+$/, "")}/${GATE_NAME}`;
+    removeFile(gatePath);
     mkfifo(gatePath, 0o600);
+    const newCgroupNs = ns.some((n) => n.type === "cgroup" && !n.path);
+    const premounted = workerMountsTree(req.spec, newCgroupNs, req.cgroupPaths);
+    const rootPath = req.spec.root.path;
     const config: InitConfig = {
-      spec: req.spec,
+      // The Worker and the init must agree on one absolute root path.
+      spec: rootPath.startsWith("/")
+        ? req.spec
+        : { ...req.spec, root: { ...req.spec.root, path: `${Deno.cwd()}/${rootPath}` } },
       rootfs: req.rootfs,
       gatePath,
-      newCgroupNs: ns.some((n) => n.type === "cgroup" && !n.path),
+      newCgroupNs,
       consolePath: req.stdio.tty?.slavePath,
       cgroupPaths: req.cgroupPaths,
+      premounted,
     };
     const configFd = memfd("docker-ts-init-config");
     fds.push(configFd);
@@ -328,14 +387,16 @@ export async function launch<S extends StdioPlan>(
     fds.push(goR, goW);
     let t = mark("prepare", t0);
 
-    const reply = await runWorker(worker, {
+    const answers = runWorker(worker, {
       namespaces: ns,
       path: req.denoPath ?? Deno.execPath(),
       argv: initArgv(req.denoPath ?? Deno.execPath()),
       env: initEnv(),
       fds: [...req.stdio.childFds, statusW, goR, configFd],
       ttySlave: req.stdio.tty?.slavePath,
+      mount: premounted ? config : undefined,
     });
+    const reply = await answers.spawned;
     req.stdio.closeChildEnds();
     tryClose(statusW);
     tryClose(goR);
@@ -374,7 +435,15 @@ export async function launch<S extends StdioPlan>(
     };
 
     try {
+      // The cgroup join runs here while the Worker mounts and the init boots.
       if (req.onSpawn) await req.onSpawn(pid);
+      if (premounted) {
+        const tm = performance.now();
+        const m = await answers.mounted;
+        timings.mountWait = performance.now() - tm;
+        if (!m.ok) throw new Error(m.message);
+        timings.mounts = m.ms;
+      }
       writeFd(goW, new Uint8Array([1]));
     } catch (err) {
       tryClose(goW);
@@ -396,12 +465,12 @@ export async function launch<S extends StdioPlan>(
       if (first?.t === "error") {
         status.close();
         await exited;
-        fs.rmSync(gatePath, { force: true });
+        removeFile(gatePath);
         throw new LaunchError(first.exitCode, first.message);
       }
       const s = await exited;
       status.close();
-      fs.rmSync(gatePath, { force: true });
+      removeFile(gatePath);
       throw new LaunchError(
         125,
         `Cannot launch container "${req.id}": its init exited during setup (exit code ${s.exitCode})`,
@@ -410,7 +479,8 @@ export async function launch<S extends StdioPlan>(
     // The init reports wall-clock stage ends; the spawn time is ours.
     const it = first.timings;
     timings.initBoot = it.main - spawnedWall;
-    timings.mounts = it.mounts - it.main;
+    // Premounted: the Worker's mount time was recorded above; here the init waited for go.
+    timings[premounted ? "goWait" : "mounts"] = it.mounts - it.main;
     timings.pivot = it.pivot - it.mounts;
     timings.setup = it.setup - it.pivot;
     timings.ready = performance.timeOrigin + performance.now() - it.ready;
@@ -446,7 +516,7 @@ export async function launch<S extends StdioPlan>(
           status.close();
           throw err;
         }
-        fs.rmSync(gatePath, { force: true });
+        removeFile(gatePath);
         const msg = await status.next();
         status.close();
         timings.exec = performance.now() - ts;
@@ -462,7 +532,7 @@ export async function launch<S extends StdioPlan>(
   } catch (err) {
     worker.terminate();
     for (const fd of fds) tryClose(fd);
-    if (gatePath) fs.rmSync(gatePath, { force: true });
+    if (gatePath) removeFile(gatePath);
     throw err;
   }
 }

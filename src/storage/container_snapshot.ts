@@ -6,8 +6,7 @@
  *
  * @module
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { dirnamePath, joinPath } from "../util/path.ts";
 import type { RootfsMount } from "./mount.ts";
 
 /** Where a container's writable layer lives. */
@@ -21,9 +20,9 @@ export interface SnapshotDirs {
 /** The snapshot directories under a container directory. */
 export function snapshotDirs(containerDir: string): SnapshotDirs {
   return {
-    upper: path.join(containerDir, "upper"),
-    work: path.join(containerDir, "work"),
-    merged: path.join(containerDir, "merged"),
+    upper: joinPath(containerDir, "upper"),
+    work: joinPath(containerDir, "work"),
+    merged: joinPath(containerDir, "merged"),
   };
 }
 
@@ -31,10 +30,10 @@ export function snapshotDirs(containerDir: string): SnapshotDirs {
 export function prepareSnapshotDirs(containerDir: string): SnapshotDirs {
   const dirs = snapshotDirs(containerDir);
   for (const d of [dirs.upper, dirs.work, dirs.merged]) {
-    fs.mkdirSync(d, { recursive: true, mode: 0o700 });
+    Deno.mkdirSync(d, { recursive: true, mode: 0o700 });
   }
   // The upper dir's root becomes the container's "/": overlay copies its mode, so keep 0755.
-  fs.chmodSync(dirs.upper, 0o755);
+  Deno.chmodSync(dirs.upper, 0o755);
   return dirs;
 }
 
@@ -79,9 +78,9 @@ export function describeRootfs(
 
 function isWhiteout(p: string): boolean {
   try {
-    const st = fs.lstatSync(p);
+    const st = Deno.lstatSync(p);
     // overlay-style whiteout: a 0:0 character device
-    return st.isCharacterDevice() && st.rdev === 0;
+    return st.isCharDevice === true && st.rdev === 0;
   } catch {
     return false;
   }
@@ -89,7 +88,7 @@ function isWhiteout(p: string): boolean {
 
 function exists(p: string): boolean {
   try {
-    fs.lstatSync(p);
+    Deno.lstatSync(p);
     return true;
   } catch {
     return false;
@@ -114,20 +113,18 @@ export function readFileFromLayers(layerDirs: readonly string[], file: string): 
       const parent = parts.slice(0, k - 1).join("/");
       const name = parts[k - 1];
       if (
-        isWhiteout(path.join(dir, parent, name)) || exists(path.join(dir, parent, `.wh.${name}`))
+        isWhiteout(joinPath(dir, parent, name)) || exists(joinPath(dir, parent, `.wh.${name}`))
       ) {
         return null;
       }
     }
-    const full = path.join(dir, rel);
+    const full = joinPath(dir, rel);
     try {
-      const st = fs.lstatSync(full);
-      if (st.isFile()) return fs.readFileSync(full, "utf8");
-      if (!st.isSymbolicLink()) return null;
-      const target = fs.readlinkSync(full);
-      const resolved = target.startsWith("/")
-        ? target
-        : path.posix.join(path.posix.dirname("/" + rel), target);
+      const st = Deno.lstatSync(full);
+      if (st.isFile) return Deno.readTextFileSync(full);
+      if (!st.isSymlink) return null;
+      const target = Deno.readLinkSync(full);
+      const resolved = target.startsWith("/") ? target : joinPath(dirnamePath("/" + rel), target);
       if (resolved === "/" + rel) return null;
       return readFileFromLayers(layerDirs.slice(0, i + 1), resolved);
     } catch {
@@ -135,7 +132,7 @@ export function readFileFromLayers(layerDirs: readonly string[], file: string): 
     }
     // An opaque ancestor directory in this layer hides the layers below.
     for (let k = 1; k < parts.length; k++) {
-      if (exists(path.join(dir, ...parts.slice(0, k), ".wh..wh..opq"))) return null;
+      if (exists(joinPath(dir, ...parts.slice(0, k), ".wh..wh..opq"))) return null;
     }
   }
   return null;

@@ -3,10 +3,32 @@
  * A reader sees the old content or the new one, never a mix; a crash leaves at most a temp file
  * whose name starts with `.tmp-`, which cleanup passes may remove.
  *
+ * Deno's sync file API only (no `node:fs`): this module is on every `run`'s path, and `node:fs`
+ * alone costs ~20 ms of module loading per process. `FsFile.syncSync()` is fsync(2), and works
+ * on a directory opened read-only (verified on ext4, Linux 6.18).
+ *
  * @module
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { basenamePath, dirnamePath, randomHex } from "./path.ts";
+
+const encoder = new TextEncoder();
+
+/** Writes the whole of `data` to a fresh file `file` (must not exist), fsyncs it and closes it. */
+export function writeNewFileSync(
+  file: string,
+  data: string | Uint8Array,
+  options: { mode?: number; sync?: boolean } = {},
+): void {
+  const f = Deno.openSync(file, { write: true, createNew: true, mode: options.mode ?? 0o644 });
+  try {
+    const bytes = typeof data === "string" ? encoder.encode(data) : data;
+    let off = 0;
+    while (off < bytes.length) off += f.writeSync(bytes.subarray(off));
+    if (options.sync !== false) f.syncSync();
+  } finally {
+    f.close();
+  }
+}
 
 /** Writes `data` to `file` atomically and durably. */
 export function atomicWriteFileSync(
@@ -14,22 +36,13 @@ export function atomicWriteFileSync(
   data: string | Uint8Array,
   options: { mode?: number } = {},
 ): void {
-  const dir = path.dirname(file);
-  const tmp = path.join(dir, `.tmp-${path.basename(file)}-${crypto.randomUUID().slice(0, 8)}`);
-  const fd = fs.openSync(tmp, "wx", options.mode ?? 0o644);
+  const dir = dirnamePath(file);
+  const tmp = `${dir}/.tmp-${basenamePath(file)}-${randomHex(4)}`;
   try {
-    fs.writeSync(fd, typeof data === "string" ? new TextEncoder().encode(data) : data);
-    fs.fsyncSync(fd);
+    writeNewFileSync(tmp, data, { mode: options.mode });
+    Deno.renameSync(tmp, file);
   } catch (err) {
-    fs.closeSync(fd);
-    fs.rmSync(tmp, { force: true });
-    throw err;
-  }
-  fs.closeSync(fd);
-  try {
-    fs.renameSync(tmp, file);
-  } catch (err) {
-    fs.rmSync(tmp, { force: true });
+    removeQuietly(tmp);
     throw err;
   }
   fsyncDirSync(dir);
@@ -42,10 +55,19 @@ export function atomicWriteJsonSync(file: string, value: unknown): void {
 
 /** fsyncs a directory so a rename inside it is durable. */
 export function fsyncDirSync(dir: string): void {
-  const fd = fs.openSync(dir, "r");
+  const f = Deno.openSync(dir, { read: true });
   try {
-    fs.fsyncSync(fd);
+    f.syncSync();
   } finally {
-    fs.closeSync(fd);
+    f.close();
+  }
+}
+
+/** Removes `p` (recursively) and ignores "not found" and every other failure: cleanup only. */
+export function removeQuietly(p: string): void {
+  try {
+    Deno.removeSync(p, { recursive: true });
+  } catch {
+    // nothing there, or nothing more we can do during cleanup
   }
 }

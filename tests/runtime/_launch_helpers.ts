@@ -207,7 +207,11 @@ async function collect(stream?: ReadableStream<Uint8Array>): Promise<string> {
 export async function runContainer(
   root: TestRoot,
   spec: OciSpec,
-  options: { onSpawn?: (pid: number) => void | Promise<void>; bindRoot?: boolean } = {},
+  options: {
+    onSpawn?: (pid: number) => void | Promise<void>;
+    bindRoot?: boolean;
+    cgroupPaths?: Record<string, string>;
+  } = {},
 ): Promise<RunResult> {
   const stdio = createStdio({ stdin: "null", stdout: "pipe", stderr: "pipe" });
   const out = collect(stdio.stdout);
@@ -221,6 +225,7 @@ export async function runContainer(
       stdio,
       reaper: reaper(),
       onSpawn: options.onSpawn,
+      cgroupPaths: options.cgroupPaths,
     });
     let error: LaunchError | undefined;
     try {

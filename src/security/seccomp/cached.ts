@@ -7,8 +7,6 @@
  *
  * @module
  */
-import { createHash } from "node:crypto";
-import * as path from "node:path";
 import { atomicWriteFileSync } from "../../util/atomic_write.ts";
 import type { ContainerSeccompOptions, SpecSeccomp } from "./for_container.ts";
 
@@ -22,14 +20,24 @@ export interface CachedSeccompOptions extends ContainerSeccompOptions {
 function compilerFingerprint(): string {
   const url = new URL(".", import.meta.url);
   if (url.protocol !== "file:") return "";
-  const dir = path.resolve(decodeURIComponent(url.pathname));
+  const dir = decodeURIComponent(url.pathname).replace(/\/+$/, "");
   const parts: string[] = [];
   for (const entry of [...Deno.readDirSync(dir)].sort((a, b) => a.name.localeCompare(b.name))) {
     if (!entry.isFile) continue;
-    const st = Deno.statSync(path.join(dir, entry.name));
+    const st = Deno.statSync(`${dir}/${entry.name}`);
     parts.push(`${entry.name}:${st.size}:${st.mtime?.getTime() ?? 0}`);
   }
   return parts.join(",");
+}
+
+/** Hex sha256 of a short string through Web Crypto (`node:crypto` costs ~20 ms to import). */
+async function sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(
+    await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)),
+  );
+  let hex = "";
+  for (const b of digest) hex += b.toString(16).padStart(2, "0");
+  return hex;
 }
 
 /**
@@ -51,14 +59,14 @@ export async function cachedSeccompForContainer(
   if (!options.cacheDir || custom) return await compile();
   const fingerprint = compilerFingerprint();
   if (!fingerprint) return await compile();
-  const key = createHash("sha256").update(JSON.stringify({
+  const key = await sha256Hex(JSON.stringify({
     v: 1,
     caps: [...options.capabilities].sort(),
     arch: options.arch ?? Deno.build.arch,
     kernel: options.kernel ?? Deno.osRelease(),
     fingerprint,
-  })).digest("hex");
-  const file = path.join(options.cacheDir, `${key}.json`);
+  }));
+  const file = `${options.cacheDir}/${key}.json`;
   try {
     return JSON.parse(Deno.readTextFileSync(file)) as SpecSeccomp;
   } catch {
