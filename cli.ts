@@ -9,5 +9,10 @@
  * @module
  */
 import { main } from "./src/cli/main.ts";
+import { guardInspectorSignal } from "./src/runtime/inspector_guard.ts";
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) {
+  // A long-running root CLI must not open Deno's SIGUSR1 inspector (see inspector_guard.ts).
+  guardInspectorSignal();
+  Deno.exit(await main(Deno.args));
+}

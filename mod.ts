@@ -66,5 +66,6 @@ if (import.meta.main) {
   // The CLI loads only when run as a program, so library users never pay for it. Programs should
   // run `cli.ts`, which skips the Engine import above (see its module doc).
   const { main } = await import("./src/cli/main.ts");
+  (await import("./src/runtime/inspector_guard.ts")).guardInspectorSignal();
   Deno.exit(await main(Deno.args));
 }

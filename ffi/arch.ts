@@ -20,6 +20,7 @@ export interface SyscallNumbers {
   pidfd_send_signal: number;
   getpid: number;
   gettid: number;
+  rt_sigaction: number;
 }
 
 const TABLES: Record<string, SyscallNumbers> = {
@@ -36,6 +37,7 @@ const TABLES: Record<string, SyscallNumbers> = {
     pidfd_send_signal: 424,
     getpid: 39,
     gettid: 186,
+    rt_sigaction: 13,
   },
   aarch64: {
     setresuid: 147,
@@ -50,6 +52,7 @@ const TABLES: Record<string, SyscallNumbers> = {
     pidfd_send_signal: 424,
     getpid: 172,
     gettid: 178,
+    rt_sigaction: 134,
   },
 };
 

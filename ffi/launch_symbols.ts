@@ -29,6 +29,12 @@ export const PROCESS_SYMBOLS = {
   syscall_ip: { name: "syscall", parameters: ["i64", "i64", "buffer"], result: "i64" },
   /** long syscall(long nr, void *a, void *b);  for capget/capset/pivot_root */
   syscall_pp: { name: "syscall", parameters: ["i64", "buffer", "buffer"], result: "i64" },
+  /** long syscall(long nr, long sig, void *act, long oldact, long size);  for rt_sigaction */
+  syscall_ipii: {
+    name: "syscall",
+    parameters: ["i64", "i64", "buffer", "i64", "i64"],
+    result: "i64",
+  },
   /** int prlimit(pid_t pid, int resource, const struct rlimit *new, struct rlimit *old);  prlimit(2) */
   prlimit: { parameters: ["i32", "i32", "buffer", "buffer"], result: "i32" },
   /** int sethostname(const char *name, size_t len);  sethostname(2) */

@@ -398,6 +398,13 @@ export function resetSignals(): void {
     if (sig === 9 || sig === 19 || sig === 32 || sig === 33) continue;
     l.signal(sig, null);
   }
+  // glibc's signal() refuses 32 and 33 (its internal SIGCANCEL/SIGSETXID), yet a disposition the
+  // runtime set on them would survive execve: reset them with the raw syscall. struct
+  // kernel_sigaction is { handler, flags, restorer, mask } = 32 bytes; all zero is SIG_DFL.
+  const dfl = new Uint8Array(32);
+  for (const sig of [32, 33]) {
+    l.syscall_ipii(BigInt(syscallNumbers().rt_sigaction), BigInt(sig), dfl, 0n, 8n);
+  }
   const empty = new Uint8Array(128);
   l.sigprocmask(2, /* SIG_SETMASK */ empty, null);
 }

@@ -12,7 +12,14 @@ const waitSymbols = {
   waitpid: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   /** int kill(pid_t pid, int sig); kill(2) */
   kill: { parameters: ["i32", "i32"], result: "i32" },
+  /** sighandler_t signal(int sig, sighandler_t handler); signal(2) */
+  signal: { parameters: ["i32", "pointer"], result: "pointer" },
 } as const satisfies Deno.ForeignLibraryInterface;
+
+/** Sets `sig`'s disposition to SIG_IGN for the whole process. */
+export function ignoreSignal(sig: number): void {
+  sym().signal(sig, Deno.UnsafePointer.create(1n));
+}
 
 function sym(): Deno.DynamicLibrary<typeof waitSymbols>["symbols"] {
   return libc("wait", waitSymbols);

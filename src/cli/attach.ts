@@ -14,7 +14,7 @@ export const PROXIED_SIGNALS: readonly Deno.Signal[] = [
   "SIGTERM",
   "SIGHUP",
   "SIGQUIT",
-  "SIGUSR1",
+  // Not SIGUSR1: the CLI ignores it so Deno never opens its inspector (runtime/inspector_guard).
   "SIGUSR2",
   "SIGALRM",
 ];

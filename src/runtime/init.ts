@@ -31,7 +31,7 @@ import {
 import type { InitConfig, InitStatus } from "./init_config.ts";
 import { CONFIG_FD, GO_FD, STATUS_FD } from "./init_config.ts";
 import { applyCredentials } from "./credentials.ts";
-import { boundingSetOf, lastCap, mkdirOwned, realCredentialSyscalls } from "./init_syscalls.ts";
+import { boundingSetOf, lastCap, mkdirWorkdir, realCredentialSyscalls } from "./init_syscalls.ts";
 import { execFailure, lookupExecutable } from "./exec_lookup.ts";
 import { applySeccomp } from "./init_seccomp.ts";
 import { type CgroupHierarchy, hostCgroupHierarchies, pivotInto } from "./init_rootfs.ts";
@@ -100,7 +100,7 @@ function setup(cfg: InitConfig, timings: Record<string, number>): { path: string
 
   const proc = spec.process;
   const cwd = proc.cwd || "/";
-  if (proc.createCwd) mkdirOwned(cwd, proc.user.uid, proc.user.gid);
+  if (proc.createCwd) mkdirWorkdir(cwd);
   try {
     chdir(cwd);
   } catch (err) {

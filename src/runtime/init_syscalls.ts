@@ -87,21 +87,36 @@ export function boundingSetOf(statusPath: string): bigint {
   return (1n << 64n) - 1n;
 }
 
-/** Creates `path` and its missing parents (0755), owned by uid:gid (Docker's `-w` behaviour). */
-export function mkdirOwned(path: string, uid: number, gid: number): void {
-  const missing: string[] = [];
-  let p = path;
-  while (p !== "/" && p !== "") {
-    try {
-      Deno.statSync(p);
-      break;
-    } catch {
-      missing.unshift(p);
-      p = p.slice(0, p.lastIndexOf("/")) || "/";
+/**
+ * Creates the working directory and its missing parents (0755, root-owned, as Docker does),
+ * following symlinks in the path. Runs after pivot_root, so every link — absolute or relative —
+ * resolves inside the container's root; a dangling link gets its target created, as runc does.
+ */
+export function mkdirWorkdir(path: string): void {
+  const parts = path.split("/").filter((p) => p !== "" && p !== ".");
+  let resolved = "";
+  let hops = 0;
+  while (parts.length > 0) {
+    const name = parts.shift()!;
+    if (name === "..") {
+      resolved = resolved.slice(0, resolved.lastIndexOf("/"));
+      continue;
     }
-  }
-  for (const dir of missing) {
-    Deno.mkdirSync(dir, { mode: 0o755 });
-    Deno.chownSync(dir, uid, gid);
+    const next = `${resolved}/${name}`;
+    let info: Deno.FileInfo | undefined;
+    try {
+      info = Deno.lstatSync(next);
+    } catch {
+      info = undefined;
+    }
+    if (info?.isSymlink) {
+      if (++hops > 40) throw new Error(`Cannot create working directory "${path}": too many links`);
+      const target = Deno.readLinkSync(next);
+      parts.unshift(...target.split("/").filter((p) => p !== "" && p !== "."));
+      if (target.startsWith("/")) resolved = "";
+      continue;
+    }
+    if (!info) Deno.mkdirSync(next, { mode: 0o755 });
+    resolved = next;
   }
 }

@@ -34,7 +34,7 @@ const engine = fakeEngine({
     return new Promise((resolve) => {
       engine.kill = (_id, sig) => {
         say(`killed ${sig}`);
-        resolve(128 + (sig === "SIGTERM" ? 15 : sig === "SIGUSR1" ? 10 : 2));
+        resolve(128 + (sig === "SIGTERM" ? 15 : sig === "SIGUSR2" ? 12 : 2));
         return Promise.resolve();
       };
       say("ready");

@@ -35,13 +35,13 @@ async function runChild(
   return { code: status.code, out, err };
 }
 
-Deno.test("sig-proxy: SIGTERM and SIGUSR1 are forwarded to the running container", async () => {
+Deno.test("sig-proxy: SIGTERM and SIGUSR2 are forwarded to the running container", async () => {
   const term = await runChild("created", "SIGTERM");
   assert.equal(term.out, "ready\nkilled SIGTERM\n", term.err);
   assert.equal(term.code, 143);
-  const usr1 = await runChild("created", "SIGUSR1");
-  assert.equal(usr1.out, "ready\nkilled SIGUSR1\n", usr1.err);
-  assert.equal(usr1.code, 138);
+  const usr2 = await runChild("created", "SIGUSR2");
+  assert.equal(usr2.out, "ready\nkilled SIGUSR2\n", usr2.err);
+  assert.equal(usr2.code, 140);
 });
 
 Deno.test("sig-proxy: a signal before the container exists aborts the run, exit 128+N", async () => {

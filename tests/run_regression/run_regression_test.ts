@@ -295,7 +295,9 @@ Deno.test({
             "busybox",
             "sh",
             "-c",
-            `sleep 0.3; echo run${n}`,
+            // Long enough to outlive every other process's start on a loaded 2-core machine,
+            // so the name is never free again before all of them have tried.
+            `sleep 4; echo run${n}`,
           ]),
       ),
     );
@@ -312,9 +314,7 @@ Deno.test({
 
 Deno.test({
   name: "run_regression: -w created for a non-root -u is owned by root, as Docker creates it",
-  // BUG src/runtime/init.ts:103 creates the missing working dir with mkdirOwned(cwd, uid, gid);
   // moby's SetupWorkingDirectory creates it as the root identity (root:root 0755).
-  ignore: true,
   async fn() {
     const s = await sb();
     const r = await s.cli([
@@ -339,9 +339,8 @@ Deno.test({
 
 Deno.test({
   name: "run_regression: the container's process ignores no signal (SigIgn 0), as under Docker",
-  // BUG ffi/process.ts:398 resetSignals skips signals 32 and 33 (glibc's signal() refuses them),
-  // so SIG_IGN for 32 inherited from the Deno process survives execve: SigIgn 0000000080000000.
-  ignore: true,
+  // glibc's signal() refuses 32 and 33, so resetSignals resets them with rt_sigaction: a
+  // SIG_IGN inherited from the Deno process must not survive execve.
   async fn() {
     const s = await sb();
     const r = await s.cli(["run", "--rm", "busybox", "cat", "/proc/self/status"]);
@@ -352,12 +351,11 @@ Deno.test({
 });
 
 Deno.test({
-  name: "run_regression: SIGUSR1 to the CLI is only forwarded, it opens no inspector",
-  // BUG (runtime/launcher): Deno ≥ 2.9.2 starts its V8 inspector on 127.0.0.1:9229 when a
-  // process gets SIGUSR1 after its first 500 ms, even with a listener registered. Forwarding
-  // USR1 (a documented run feature) thus opens an unauthenticated debugger of a root process
-  // that any local user can connect to. Needs a launcher-level fix (or a Deno opt-out).
-  ignore: true,
+  name: "run_regression: SIGUSR1 to the CLI opens no inspector and does not disturb the run",
+  // Deno ≥ 2.9.2 starts its V8 inspector on 127.0.0.1:9229 when a process gets SIGUSR1 after its
+  // first 500 ms; the CLI ignores SIGUSR1 from then on (runtime/inspector_guard.ts), so the
+  // signal is neither a debugger for local users nor forwarded.
+  ...needs,
   async fn() {
     const s = await sb();
     const child = s.spawn([
@@ -366,12 +364,12 @@ Deno.test({
       "busybox",
       "sh",
       "-c",
-      "trap 'exit 7' USR1; sleep 100 & wait",
+      "trap 'exit 7' USR1; trap 'exit 8' TERM; sleep 3 & wait; exit 5",
     ]);
     await new Promise((r) => setTimeout(r, 1500));
     child.kill("SIGUSR1");
     const out = await child.output();
-    assert.equal(out.code, 7);
+    assert.equal(out.code, 5, new TextDecoder().decode(out.stderr));
     assert.ok(!new TextDecoder().decode(out.stderr).includes("Debugger listening"));
     s.assertClean();
   },
