@@ -876,7 +876,8 @@ export class Engine implements EngineApi {
       if (
         condition === "not-running" && this.#status(c) !== "running" && this.#status(c) !== "paused"
       ) {
-        return c.state.exitCode ?? 0;
+        // Unknown (it exited while nobody watched): -1, as inspect shows; never started: 0.
+        return c.state.exitCode ?? (c.state.startedAt ? -1 : 0);
       }
       // Supervised by another process (or not yet started, for next-exit): poll the facts.
       const startedAt = c.state.startedAt;
@@ -893,7 +894,7 @@ export class Engine implements EngineApi {
           (condition === "not-running" || c.state.startedAt !== startedAt ||
             c.state.exitCode !== null)
         ) {
-          return c.state.exitCode ?? 0;
+          return c.state.exitCode ?? -1;
         }
       }
     }

@@ -23,6 +23,9 @@ import { registerSystem } from "./handlers/system.ts";
 import { registerImages } from "./handlers/images.ts";
 import { registerContainers } from "./handlers/containers.ts";
 import { registerExec } from "./handlers/exec.ts";
+import { registerLifecycle } from "./handlers/lifecycle.ts";
+import { registerArchive } from "./handlers/archive.ts";
+import { registerNetworks } from "./handlers/networks.ts";
 
 /** docker-ts's version as the API reports it. */
 export const DOCKER_TS_VERSION = "0.1.0";
@@ -46,6 +49,11 @@ export function defaultHeaders(version: string = DOCKER_TS_VERSION): Record<stri
   };
 }
 
+function clientGone(err: unknown): boolean {
+  return err instanceof Deno.errors.BrokenPipe || err instanceof Deno.errors.ConnectionReset ||
+    err instanceof Deno.errors.BadResource;
+}
+
 /** Builds the request handler and its context (tests drive it without a socket too). */
 export function createApiHandler(
   options: ApiHandlerOptions,
@@ -65,8 +73,18 @@ export function createApiHandler(
   const router = new Router<ApiHandler>();
   registerSystem(router);
   registerImages(router);
+  // Lifecycle first: its static `/containers/prune` must win over `/containers/{id}/…`.
+  registerLifecycle(router);
   registerContainers(router);
+  registerArchive(router);
   registerExec(router);
+  registerNetworks(router);
+  // The engine's own events (die, restart, pause, unpause, rename — also of containers it
+  // restarts by policy) join those of the actions this server performs.
+  const unsubscribe = options.engine.events?.((e) => {
+    context.events.emit(e.Type, e.Action, e.id, e.attributes);
+  });
+  if (unsubscribe) context.state.set("engineEvents", unsubscribe);
   const log = options.log;
   const handler: HttpHandler = async (http, res) => {
     let match;
@@ -85,7 +103,9 @@ export function createApiHandler(
       await match.handler(req, res, context);
     } catch (err) {
       if (res.headersSent) {
-        log?.(`${http.method} ${http.path}: ${describeError(err)}`);
+        // A client that leaves mid-stream (`logs -f` interrupted, a tar read to its end
+        // marker) is normal, not a daemon failure.
+        if (!clientGone(err)) log?.(`${http.method} ${http.path}: ${describeError(err)}`);
         return;
       }
       await sendError(res, err);
@@ -153,9 +173,12 @@ export async function serveApi(options: ServeApiOptions): Promise<ApiServer> {
   });
   const listener = Deno.listen({ transport: "unix", path: socketPath });
   fs.chmodSync(socketPath, options.mode ?? 0o660);
+  const inode = fs.statSync(socketPath).ino;
   const http = new HttpServer(listener, handler, {
     defaultHeaders: defaultHeaders(context.daemon.version),
-    onError: (err, req) => options.log?.(`${req.method} ${req.path}: ${describeError(err)}`),
+    onError: (err, req) => {
+      if (!clientGone(err)) options.log?.(`${req.method} ${req.path}: ${describeError(err)}`);
+    },
   });
   let closed = false;
   return {
@@ -165,8 +188,14 @@ export async function serveApi(options: ServeApiOptions): Promise<ApiServer> {
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
+      (context.state.get("engineEvents") as (() => void) | undefined)?.();
       await http.close();
-      fs.rmSync(socketPath, { force: true });
+      // Only our own socket: a successor daemon may already listen on a new file there.
+      try {
+        if (fs.statSync(socketPath).ino === inode) fs.rmSync(socketPath, { force: true });
+      } catch {
+        // gone already
+      }
     },
   };
 }

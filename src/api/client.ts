@@ -11,28 +11,46 @@ import {
   InvalidArgumentError,
   UnavailableError,
 } from "../errors.ts";
+import * as fs from "node:fs";
+import * as path from "node:path";
 import {
   type ConsoleSize,
   ContainerExecError,
   type ContainerInspect,
+  type ContainerStats,
   type ContainerSummary,
   type CreateResult,
   type EngineApi,
+  type EngineEvent,
+  type ExecCreateOptions,
+  type ExecInspect,
+  type ExecStartOptions,
   type ImageInspect,
   type ImageRemoveReport,
   type ImageSummary,
+  type LogEntry,
   type LoginOptions,
+  type LogsOptions,
+  type NetworkCreateOptions,
+  type NetworkInspect,
+  type PruneOptions,
+  type PruneReport,
   type PullOptions,
   type PullProgress,
   type RemoveOptions,
   type RunIo,
   type RunOptionsInput,
   type StartOptions,
+  type StdioStreams,
+  type SupervisionOptionsInput,
+  type TopResult,
   type WaitOptions,
 } from "../engine_api.ts";
+import { parsePublish, portBindingsOf } from "../network/port_spec.ts";
+import type { TarStreamEntry } from "../image/tar_writer.ts";
 import { parseBytes, parseNanoCpus } from "../spec/run_options.ts";
 import { ConnReader } from "./http_server.ts";
-import { demuxStream } from "./stream_framing.ts";
+import { demuxStream, FrameDecoder } from "./stream_framing.ts";
 
 const encoder = new TextEncoder();
 
@@ -84,7 +102,9 @@ export interface ClientOptions {
  * Maps the engine's run options to a `POST /containers/create` body (Docker's Config with a
  * HostConfig), the inverse of the server's mapping.
  */
-export function createBodyFromRunOptions(o: RunOptionsInput): Record<string, unknown> {
+export function createBodyFromRunOptions(
+  o: RunOptionsInput & SupervisionOptionsInput,
+): Record<string, unknown> {
   const entrypoint = o.entrypoint === undefined || o.entrypoint === null
     ? null
     : typeof o.entrypoint === "string"
@@ -106,8 +126,28 @@ export function createBodyFromRunOptions(o: RunOptionsInput): Record<string, unk
   const swap = o.memorySwap === -1 || o.memorySwap === "-1"
     ? -1
     : bytes(o.memorySwap, "memory-swap");
+  const restart = typeof o.restart === "string"
+    ? (() => {
+      const [name, count] = o.restart.split(":");
+      return { Name: name, MaximumRetryCount: count ? Number(count) : 0 };
+    })()
+    : o.restart
+    ? { Name: o.restart.Name ?? "no", MaximumRetryCount: o.restart.MaximumRetryCount ?? 0 }
+    : { Name: "no", MaximumRetryCount: 0 };
+  const logConfig = Array.isArray(o.logOpts)
+    ? Object.fromEntries(o.logOpts.map((kv) => {
+      const eq = kv.indexOf("=");
+      if (eq <= 0) throw new InvalidArgumentError(`Invalid --log-opt "${kv}": use key=value`);
+      return [kv.slice(0, eq), kv.slice(eq + 1)];
+    }))
+    : (o.logOpts ?? {});
+  const exposed: Record<string, Record<string, never>> = {};
+  for (const e of o.expose ?? []) exposed[e.includes("/") ? e : `${e}/tcp`] = {};
+  const portBindings = portBindingsOf((o.publish ?? []).flatMap((p) => parsePublish(p)));
+  for (const key of Object.keys(portBindings)) exposed[key] = {};
   return {
     Image: o.image,
+    ...(Object.keys(exposed).length ? { ExposedPorts: exposed } : {}),
     Cmd: o.cmd ?? null,
     Entrypoint: entrypoint,
     Env: o.env ?? [],
@@ -153,6 +193,10 @@ export function createBodyFromRunOptions(o: RunOptionsInput): Record<string, unk
       DnsSearch: o.dnsSearch ?? [],
       DnsOptions: o.dnsOptions ?? [],
       ExtraHosts: o.addHosts ?? [],
+      PortBindings: portBindings,
+      PublishAllPorts: o.publishAll ?? false,
+      RestartPolicy: restart,
+      LogConfig: { Type: "json-file", Config: logConfig },
     },
     // `--mount` CSV strings have no Docker JSON equivalent here; refuse rather than drop them.
     ...(o.mounts?.length
@@ -602,8 +646,10 @@ export class Client implements EngineApi {
     await this.#noContent("POST", `/containers/${id}/kill`, { query: { signal: String(signal) } });
   }
   /** {@inheritDoc EngineApi.stop} */
-  async stop(id: string, options: { timeout?: number } = {}): Promise<void> {
-    await this.#noContent("POST", `/containers/${id}/stop`, { query: { t: options.timeout } });
+  async stop(id: string, options: { timeout?: number; signal?: string } = {}): Promise<void> {
+    await this.#noContent("POST", `/containers/${id}/stop`, {
+      query: { t: options.timeout, signal: options.signal },
+    });
   }
   /** {@inheritDoc EngineApi.remove} */
   async remove(id: string, options: RemoveOptions = {}): Promise<void> {
@@ -624,6 +670,362 @@ export class Client implements EngineApi {
     await this.#noContent("POST", `/containers/${id}/resize`, {
       query: { h: size.rows, w: size.cols },
     });
+  }
+
+  // Detached containers -------------------------------------------------------------------------
+
+  /** {@inheritDoc EngineApiDetached.logs} */
+  async *logs(id: string, options: LogsOptions = {}): AsyncGenerator<LogEntry> {
+    const info = await this.inspect(id);
+    const r = await this.#call("GET", `/containers/${info.Id}/logs`, {
+      query: {
+        stdout: options.stdout ?? true,
+        stderr: options.stderr ?? true,
+        follow: options.follow,
+        tail: options.tail === undefined || options.tail < 0 ? "all" : options.tail,
+        since: options.since === undefined ? undefined : String(options.since),
+        until: options.until === undefined ? undefined : String(options.until),
+        // Each entry's time travels as a prefix; it is split off again below.
+        timestamps: true,
+      },
+    });
+    const onAbort = () => r.body.cancel().catch(() => {});
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    const entry = (stream: "stdout" | "stderr", data: Uint8Array): LogEntry => {
+      const sp = data.indexOf(32);
+      const time = sp > 0 ? new TextDecoder().decode(data.subarray(0, sp)) : "";
+      return { stream, time, data: sp > 0 ? data.slice(sp + 1) : data };
+    };
+    try {
+      if (info.Config.Tty) {
+        let buf = new Uint8Array(0);
+        for await (const chunk of r.body) {
+          const next = new Uint8Array(buf.length + chunk.length);
+          next.set(buf);
+          next.set(chunk, buf.length);
+          buf = next;
+          let nl: number;
+          while ((nl = buf.indexOf(10)) >= 0) {
+            yield entry("stdout", buf.slice(0, nl + 1));
+            buf = buf.subarray(nl + 1);
+          }
+        }
+        if (buf.length) yield entry("stdout", buf.slice());
+      } else {
+        const decoder = new FrameDecoder();
+        for await (const chunk of r.body) {
+          for (const f of decoder.push(chunk)) {
+            yield entry(f.stream === 2 ? "stderr" : "stdout", f.data);
+          }
+        }
+      }
+    } catch (err) {
+      if (!options.signal?.aborted) throw err;
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      try {
+        r.conn.close();
+      } catch {
+        // closed
+      }
+    }
+  }
+  /** {@inheritDoc EngineApiDetached.pause} */
+  async pause(id: string): Promise<void> {
+    await this.#noContent("POST", `/containers/${id}/pause`);
+  }
+  /** {@inheritDoc EngineApiDetached.unpause} */
+  async unpause(id: string): Promise<void> {
+    await this.#noContent("POST", `/containers/${id}/unpause`);
+  }
+  /** {@inheritDoc EngineApiDetached.restart} */
+  async restart(id: string, options: { timeout?: number } = {}): Promise<void> {
+    await this.#noContent("POST", `/containers/${id}/restart`, { query: { t: options.timeout } });
+  }
+  /** {@inheritDoc EngineApiDetached.top} */
+  top(id: string, psArgs?: string): Promise<TopResult> {
+    return this.#json("GET", `/containers/${id}/top`, { query: { ps_args: psArgs } });
+  }
+  /** {@inheritDoc EngineApiDetached.stats} */
+  stats(id: string): Promise<ContainerStats> {
+    return this.#json("GET", `/containers/${id}/stats`, { query: { stream: false } });
+  }
+  /** {@inheritDoc EngineApiDetached.rename} */
+  async rename(id: string, newName: string): Promise<void> {
+    await this.#noContent("POST", `/containers/${id}/rename`, { query: { name: newName } });
+  }
+  /** {@inheritDoc EngineApiDetached.prune} */
+  async prune(options: PruneOptions = {}): Promise<PruneReport> {
+    const filters: Record<string, string[]> = {};
+    if (options.labels?.length) filters.label = options.labels;
+    if (options.until !== undefined) filters.until = [String(options.until)];
+    const r = await this.#json<{ ContainersDeleted: string[] | null; SpaceReclaimed: number }>(
+      "POST",
+      "/containers/prune",
+      { query: { filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined } },
+    );
+    return { ContainersDeleted: r.ContainersDeleted ?? [], SpaceReclaimed: r.SpaceReclaimed };
+  }
+  /** {@inheritDoc EngineApiDetached.execCreate} */
+  async execCreate(id: string, options: ExecCreateOptions): Promise<string> {
+    const r = await this.#json<{ Id: string }>("POST", `/containers/${id}/exec`, {
+      json: {
+        Cmd: options.cmd,
+        Env: options.env ?? [],
+        User: options.user ?? "",
+        WorkingDir: options.workdir ?? "",
+        Tty: options.tty ?? false,
+        AttachStdin: options.interactive ?? false,
+        AttachStdout: true,
+        AttachStderr: true,
+        Privileged: options.privileged ?? false,
+      },
+    });
+    return r.Id;
+  }
+  /** {@inheritDoc EngineApiDetached.execStart} */
+  async execStart(execId: string, options: ExecStartOptions = {}): Promise<void> {
+    if (options.detach) {
+      await this.#noContent("POST", `/exec/${execId}/start`, { json: { Detach: true } });
+      return;
+    }
+    const info = await this.execInspect(execId);
+    const tty = info.ProcessConfig.tty;
+    const cs = options.consoleSize;
+    const r = await this.#call("POST", `/exec/${execId}/start`, {
+      json: { Detach: false, Tty: tty, ...(cs ? { ConsoleSize: [cs.rows, cs.cols] } : {}) },
+      headers: { Connection: "Upgrade", Upgrade: "tcp" },
+    });
+    await this.#pump(r, { ...options, stdin: info.OpenStdin ? options.stdin : null }, tty);
+  }
+  /** {@inheritDoc EngineApiDetached.execInspect} */
+  execInspect(execId: string): Promise<ExecInspect> {
+    return this.#json("GET", `/exec/${execId}/json`);
+  }
+  /** {@inheritDoc EngineApiDetached.execResize} */
+  async execResize(execId: string, size: ConsoleSize): Promise<void> {
+    await this.#noContent("POST", `/exec/${execId}/resize`, {
+      query: { h: size.rows, w: size.cols },
+    });
+  }
+  /** {@inheritDoc EngineApiDetached.events} */
+  events(listener: (e: EngineEvent) => void): () => void {
+    const stop = new AbortController();
+    (async () => {
+      const r = await this.#call("GET", "/events", {
+        query: { filters: JSON.stringify({ type: ["container"] }) },
+      });
+      stop.signal.addEventListener("abort", () => {
+        try {
+          r.conn.close();
+        } catch {
+          // closed
+        }
+      }, { once: true });
+      let buf = "";
+      for await (const chunk of r.body.pipeThrough(new TextDecoderStream())) {
+        buf += chunk;
+        let nl: number;
+        while ((nl = buf.indexOf("\n")) >= 0) {
+          const line = buf.slice(0, nl).trim();
+          buf = buf.slice(nl + 1);
+          if (!line) continue;
+          const m = JSON.parse(line);
+          listener({
+            Type: "container",
+            Action: m.Action,
+            id: m.Actor?.ID ?? m.id,
+            attributes: m.Actor?.Attributes ?? {},
+            timeNano: m.timeNano,
+          });
+        }
+      }
+    })().catch(() => {});
+    return () => stop.abort();
+  }
+  /** {@inheritDoc EngineApiDetached.copyFrom} */
+  async copyFrom(id: string, src: string, dest: string): Promise<void> {
+    // Loaded on demand: only `cp` pays for the tar code.
+    const [{ copyInto }, { extractConfined }] = await Promise.all([
+      import("../container/cp_paths.ts"),
+      import("./handlers/archive.ts"),
+    ]);
+    const r = await this.#call("GET", `/containers/${id}/archive`, { query: { path: src } });
+    // Extracted beside the destination first, so Docker's copy rule applies locally.
+    const parent = path.dirname(path.resolve(dest));
+    const tmp = await Deno.makeTempDir({
+      dir: fs.existsSync(parent) ? parent : undefined,
+      prefix: ".docker-ts-cp-",
+    });
+    try {
+      const names = await extractConfined(tmp, r.body, { keepOwners: true });
+      const name = names.includes(".") ? "." : names[0];
+      if (name === undefined) throw new ApiError(404, `Could not find the file ${src}`);
+      copyInto(path.join(tmp, name), dest, { src, dest });
+    } finally {
+      fs.rmSync(tmp, { recursive: true, force: true });
+    }
+  }
+  /** {@inheritDoc EngineApiDetached.copyTo} */
+  async copyTo(id: string, src: string, dest: string): Promise<void> {
+    const [{ tarStream }, { hostTreeEntries }] = await Promise.all([
+      import("../image/tar_writer.ts"),
+      import("./handlers/archive.ts"),
+    ]);
+    let st: fs.Stats;
+    try {
+      st = fs.lstatSync(src);
+    } catch {
+      throw new ApiError(404, `Could not find the file ${src}`);
+    }
+    // Docker's rule: into an existing directory under the source's name (its contents with
+    // `/.`); otherwise the destination's parent receives it under the destination's name.
+    let target = dest;
+    let name = path.basename(path.resolve(src));
+    const statOf = async (p: string): Promise<{ mode: number } | undefined> => {
+      const r = await this.#request("HEAD", `/containers/${id}/archive`, { query: { path: p } });
+      await r.body.cancel().catch(() => {});
+      if (r.status === 404) return undefined;
+      if (r.status >= 400) throw new ApiError(r.status, `Could not stat ${p} in container ${id}`);
+      const h = r.headers.get("x-docker-container-path-stat");
+      return h ? JSON.parse(atob(h)) : undefined;
+    };
+    const d = await statOf(dest);
+    const isDir = d !== undefined && d.mode >= 2 ** 31;
+    const contentsOnly = st.isDirectory() && /\/\.$/.test(src);
+    if (!isDir) {
+      if (dest.endsWith("/")) {
+        throw new ApiError(404, `Could not find the file ${dest}: no such directory`);
+      }
+      target = path.posix.dirname(dest) || "/";
+      name = path.posix.basename(dest);
+    }
+    const entries = contentsOnly && isDir
+      ? fs.readdirSync(src).map((n) => ({ host: path.join(src, n), name: n }))
+      : [{ host: src, name }];
+    async function* all(): AsyncGenerator<TarStreamEntry> {
+      for (const e of entries) yield* hostTreeEntries(e.host, e.name);
+    }
+    await this.#noContent("PUT", `/containers/${id}/archive`, {
+      query: { path: target },
+      body: tarStream(all()),
+      headers: { "Content-Type": "application/x-tar" },
+    });
+  }
+
+  /** Wires a hijacked connection to the caller's streams; resolves when output ended. */
+  async #pump(r: Response, io: StdioStreams, tty: boolean): Promise<void> {
+    const conn = r.conn;
+    if (io.stdin) {
+      (async () => {
+        try {
+          for await (const chunk of io.stdin!) {
+            let rest = chunk;
+            while (rest.length) rest = rest.subarray(await conn.write(rest));
+          }
+        } catch {
+          // the connection closed
+        }
+        await conn.closeWrite().catch(() => {});
+      })();
+    } else {
+      await conn.closeWrite().catch(() => {});
+    }
+    try {
+      if (tty) {
+        if (io.stdout) await r.body.pipeTo(io.stdout, { preventClose: true });
+        else await r.body.cancel();
+      } else {
+        await demuxStream(r.body, { stdout: io.stdout, stderr: io.stderr });
+      }
+    } finally {
+      try {
+        conn.close();
+      } catch {
+        // closed
+      }
+    }
+  }
+
+  // Networks ------------------------------------------------------------------------------------
+
+  /** {@inheritDoc EngineApiNetwork.createNetwork} */
+  async createNetwork(options: NetworkCreateOptions): Promise<NetworkInspect> {
+    const r = await this.#json<{ Id: string }>("POST", "/networks/create", {
+      json: {
+        Name: options.name,
+        Driver: options.driver ?? "bridge",
+        Internal: options.internal ?? false,
+        Labels: options.labels ?? {},
+        ...(options.subnet
+          ? { IPAM: { Config: [{ Subnet: options.subnet, Gateway: options.gateway ?? "" }] } }
+          : {}),
+      },
+    });
+    return await this.inspectNetwork(r.Id);
+  }
+  /** {@inheritDoc EngineApiNetwork.listNetworks} */
+  listNetworks(): Promise<NetworkInspect[]> {
+    return this.#json("GET", "/networks");
+  }
+  /** {@inheritDoc EngineApiNetwork.inspectNetwork} */
+  inspectNetwork(ref: string): Promise<NetworkInspect> {
+    return this.#json("GET", `/networks/${encodeURIComponent(ref)}`);
+  }
+  /** {@inheritDoc EngineApiNetwork.removeNetwork} */
+  async removeNetwork(ref: string): Promise<void> {
+    await this.#noContent("DELETE", `/networks/${encodeURIComponent(ref)}`);
+  }
+  /** {@inheritDoc EngineApiNetwork.pruneNetworks} */
+  async pruneNetworks(): Promise<string[]> {
+    const r = await this.#json<{ NetworksDeleted: string[] | null }>("POST", "/networks/prune");
+    return r.NetworksDeleted ?? [];
+  }
+  /** {@inheritDoc EngineApiNetwork.connectNetwork} */
+  async connectNetwork(
+    network: string,
+    container: string,
+    options: { aliases?: string[]; ip?: string } = {},
+  ): Promise<void> {
+    await this.#noContent("POST", `/networks/${encodeURIComponent(network)}/connect`, {
+      json: {
+        Container: container,
+        EndpointConfig: {
+          Aliases: options.aliases ?? null,
+          ...(options.ip ? { IPAMConfig: { IPv4Address: options.ip } } : {}),
+        },
+      },
+    });
+  }
+  /** {@inheritDoc EngineApiNetwork.disconnectNetwork} */
+  async disconnectNetwork(
+    network: string,
+    container: string,
+    options: { force?: boolean } = {},
+  ): Promise<void> {
+    await this.#noContent("POST", `/networks/${encodeURIComponent(network)}/disconnect`, {
+      json: { Container: container, Force: options.force ?? false },
+    });
+  }
+  /** {@inheritDoc EngineApiNetwork.port} */
+  async port(
+    container: string,
+  ): Promise<{ proto: "tcp" | "udp"; hostIp: string; hostPort: number; containerPort: number }[]> {
+    const info = await this.inspect(container);
+    const out: { proto: "tcp" | "udp"; hostIp: string; hostPort: number; containerPort: number }[] =
+      [];
+    for (const [key, list] of Object.entries(info.NetworkSettings.Ports ?? {})) {
+      const [port, proto] = key.split("/");
+      for (const b of list ?? []) {
+        out.push({
+          proto: proto === "udp" ? "udp" : "tcp",
+          hostIp: b.HostIp,
+          hostPort: Number(b.HostPort),
+          containerPort: Number(port),
+        });
+      }
+    }
+    return out;
   }
 }
 

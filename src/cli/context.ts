@@ -4,7 +4,10 @@
  *
  * @module
  */
+import * as path from "node:path";
 import type { EngineApi } from "../engine_api.ts";
+import { InvalidArgumentError } from "../errors.ts";
+import { DEFAULT_RUNROOT } from "../paths.ts";
 
 /** The process's standard streams as the CLI uses them. */
 export interface CliIo {
@@ -32,6 +35,8 @@ export interface CliContext {
   runroot: string;
   /** `-D/--debug`: print stacks with errors. */
   debug: boolean;
+  /** `-H/--host` as given (a `unix://` address), if any. */
+  host?: string;
   /** Standard streams. */
   io: CliIo;
   /** Environment lookups (injectable for tests). */
@@ -81,4 +86,93 @@ export async function createLocalEngine(root: string, runroot: string): Promise<
   // DOCKER_TS_DEFAULT_NETWORK=none is dockerd's `--bridge=none` (no default bridge on the host).
   const defaultNetwork = Deno.env.get("DOCKER_TS_DEFAULT_NETWORK") || undefined;
   return new Engine({ root, runroot, defaultNetwork });
+}
+
+/** The socket a CLI looks for a daemon on when no host is given: `<runroot>/docker-ts.sock`. */
+export function defaultSocket(runroot: string): string {
+  return path.join(runroot || DEFAULT_RUNROOT, "docker-ts.sock");
+}
+
+/**
+ * A `unix://PATH` daemon address (or a bare absolute path) → the socket path.
+ *
+ * @example
+ * ```ts
+ * import { socketOfHost } from "./context.ts";
+ * console.assert(socketOfHost("unix:///run/x.sock") === "/run/x.sock");
+ * ```
+ */
+export function socketOfHost(host: string): string {
+  const p = host.startsWith("unix://") ? host.slice("unix://".length) : host;
+  if (!p.startsWith("/")) {
+    throw new InvalidArgumentError(
+      `Invalid daemon host "${host}": only unix:// sockets with an absolute path are supported`,
+    );
+  }
+  return p;
+}
+
+/** Options of {@link createCliEngine}. */
+export interface EngineChoice {
+  root: string;
+  runroot: string;
+  /** `-H/--host`; else `DOCKER_TS_HOST`; else the default socket under the runroot. */
+  host?: string;
+  env(name: string): string | undefined;
+  /** The verb as dispatched (`run`, `container run`, `start`, …) and its arguments. */
+  verb: string;
+  args: readonly string[];
+}
+
+/**
+ * Whether the command's containers must outlive the CLI (`run -d`, `start`, `restart`): then,
+ * with no daemon running, the CLI starts one rather than run them in-process.
+ */
+export async function mustOutliveCli(verb: string, args: readonly string[]): Promise<boolean> {
+  const v = verb.replace(/^container /, "");
+  if (v === "start" || v === "restart") return true;
+  if (v !== "run") return false;
+  const [{ parseFlags }, { CREATE_FLAGS, RUN_ONLY_FLAGS }, { SUPERVISION_FLAGS }] = await Promise
+    .all([
+      import("./flags.ts"),
+      import("./run_flags.ts"),
+      import("./supervision_flags.ts"),
+    ]);
+  try {
+    const parsed = parseFlags(
+      [...args],
+      [...CREATE_FLAGS, ...RUN_ONLY_FLAGS, ...SUPERVISION_FLAGS],
+      {
+        interspersed: false,
+      },
+    );
+    return parsed.values.detach === true;
+  } catch {
+    return false; // the verb reports the flag error itself
+  }
+}
+
+/**
+ * Chooses what the verbs talk to: the daemon's API client when a host is given or a daemon
+ * answers on the default socket; otherwise the in-process engine — except for commands that
+ * must outlive the CLI, which start a daemon (detached, idle-exiting) and go through it.
+ * `DOCKER_TS_AUTOSTART=0` keeps those in-process too.
+ */
+export async function createCliEngine(o: EngineChoice): Promise<EngineApi> {
+  const explicit = o.host || o.env("DOCKER_TS_HOST");
+  const { Client } = await import("../api/client.ts");
+  if (explicit) return new Client({ socket: socketOfHost(explicit) });
+  const socket = defaultSocket(o.runroot);
+  const { autostartDaemon, daemonAnswers } = await import("./daemon_autostart.ts");
+  if (await daemonAnswers(socket)) return new Client({ socket });
+  if (o.env("DOCKER_TS_AUTOSTART") !== "0" && await mustOutliveCli(o.verb, o.args)) {
+    await autostartDaemon({
+      socket,
+      root: o.root,
+      runroot: o.runroot,
+      idleExit: o.env("DOCKER_TS_DAEMON_IDLE_EXIT") || undefined,
+    });
+    return new Client({ socket });
+  }
+  return await createLocalEngine(o.root, o.runroot);
 }

@@ -8,7 +8,7 @@
 import { DEFAULT_ROOT, DEFAULT_RUNROOT } from "../paths.ts";
 import { FlagError, type FlagSpec, formatFlagUsages, parseFlags } from "./flags.ts";
 import { type Command, PROG, reportError, runCommand } from "./command.ts";
-import { type CliContext, type CliIo, createLocalEngine, processIo } from "./context.ts";
+import { type CliContext, type CliIo, createCliEngine, processIo } from "./context.ts";
 import type { EngineApi } from "../engine_api.ts";
 
 /** The version `--version` and `version` print. */
@@ -108,6 +108,7 @@ const VERBS: Record<string, VerbEntry> = {
     load: () => import("./verbs/cp.ts"),
   },
   network: { summary: "Manage networks", load: () => import("./verbs/network.ts") },
+  daemon: { summary: "Run the docker-ts daemon", load: () => import("./verbs/daemon.ts") },
   "container-prune": {
     summary: "Remove all stopped containers",
     load: () => import("./verbs/container_prune.ts"),
@@ -183,6 +184,12 @@ const GLOBAL_FLAGS: FlagSpec[] = [
     default: DEFAULT_RUNROOT,
   },
   { name: "debug", short: "D", kind: "bool", description: "Enable debug mode" },
+  {
+    name: "host",
+    short: "H",
+    kind: "string",
+    description: "Daemon socket to connect to (env DOCKER_TS_HOST)",
+  },
   { name: "version", short: "v", kind: "bool", description: "Print version information and quit" },
   { name: "help", short: "h", kind: "bool", description: "Print usage", hidden: true },
 ];
@@ -273,23 +280,25 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
     : env("DOCKER_TS_ROOT") || DEFAULT_ROOT;
   const runroot = String(global.values.runroot);
   let engine: Promise<EngineApi> | undefined;
+  let entry = VERBS[verb]?.hidden ? undefined : VERBS[verb];
+  let displayName = verb;
+  let verbArgs = rest;
+  const host = global.values.host ? String(global.values.host) : undefined;
   const ctx: CliContext = {
     root,
     runroot,
     debug: global.values.debug === true,
+    host,
     io,
     env,
     engine: () => {
       engine ??= options.engine
         ? Promise.resolve(options.engine)
-        : createLocalEngine(root, runroot);
+        : createCliEngine({ root, runroot, host, env, verb: displayName, args: verbArgs });
       return engine;
     },
   };
 
-  let entry = VERBS[verb]?.hidden ? undefined : VERBS[verb];
-  let displayName = verb;
-  let verbArgs = rest;
   if (!entry && verb in GROUPS) {
     const [sub, ...subArgs] = rest;
     if (sub === undefined || sub === "--help" || sub === "-h") {

@@ -25,7 +25,6 @@ import {
   dupCloexec,
   O_CLOEXEC,
   O_RDONLY,
-  O_RDWR,
   openFd,
   PR_CAP_AMBIENT,
   PR_CAP_AMBIENT_RAISE,
@@ -279,11 +278,10 @@ function execIn(req: ExecWorkerRequest): ExecWorkerReply {
       return d;
     });
     const actions: FileAction[] = [];
-    for (let i = 0; i < high.length; i++) {
-      if (i === 0 && req.ttySlave) continue;
-      actions.push({ op: "dup2", fd: high[i], newfd: i });
-    }
-    if (req.ttySlave) actions.push({ op: "open", fd: 0, path: req.ttySlave, flags: O_RDWR });
+    // The pty slave goes in by fd: its host path does not exist in the container's mount
+    // namespace (own devpts), so opening it there failed every `exec -t` with ENOENT. The
+    // process gets a new session but no controlling terminal (no TIOCSCTTY in posix_spawn).
+    for (let i = 0; i < high.length; i++) actions.push({ op: "dup2", fd: high[i], newfd: i });
     actions.push({ op: "closefrom", fd: 3 });
     try {
       const pid = posixSpawn({

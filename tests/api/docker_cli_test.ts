@@ -200,7 +200,7 @@ Deno.test({
       assert.equal(pause.code, 0);
       const p = await docker(d, ["pause", "p1"]);
       assert.equal(p.code, 1);
-      assert.match(p.stderr, /not supported by docker-ts yet/);
+      assert.match(p.stderr, /not supported by this engine/);
     });
   },
 });
@@ -214,6 +214,9 @@ Deno.test({
       socketPath: `${dir}/d.sock`,
       root: `${dir}/root`,
       runroot: `${dir}/run`,
+      // dockerd's --bridge=none: no default bridge, so the host's networks and firewall
+      // (and their address pools) are left alone.
+      defaultNetwork: "none",
     });
     const d = { dir, socket: `${dir}/d.sock` } as TestDaemon;
     try {

@@ -17,11 +17,13 @@ import type {
   ContainerSummary,
   RunOptionsInput,
   StartOptions,
+  SupervisionOptionsInput,
 } from "../../engine_api.ts";
 import type { HijackedConn, ResponseWriter } from "../http_server.ts";
 import { checkFilterNames, matchLabels, parseFilters } from "../filters.ts";
 import { encodeFrame } from "../stream_framing.ts";
 import { type ApiContext, type ApiRequest, type RouteTable, sendJson } from "./_common.ts";
+import { logEntryBytes, need } from "./lifecycle.ts";
 
 // ---------------------------------------------------------------------------------------------
 // Create: Docker's Config + HostConfig → the engine's run options
@@ -76,6 +78,10 @@ const HostConfigSchema = z.looseObject({
   VolumesFrom: strList,
   Links: strList,
   ConsoleSize: z.array(z.number()).nullish(),
+  LogConfig: z.looseObject({
+    Type: z.string().nullish(),
+    Config: z.record(z.string(), z.string()).nullish(),
+  }).nullish(),
 });
 
 /** The create body: Config fields at the top level, plus HostConfig (lenient: clients send all). */
@@ -93,6 +99,7 @@ const CreateBodySchema = z.looseObject({
   StopSignal: z.string().nullish(),
   StopTimeout: z.number().int().nullish(),
   Healthcheck: z.looseObject({ Test: strList }).nullish(),
+  ExposedPorts: z.record(z.string(), z.unknown()).nullish(),
   HostConfig: HostConfigSchema.nullish(),
 });
 
@@ -100,7 +107,7 @@ type CreateBody = z.infer<typeof CreateBodySchema>;
 
 /** What `create` yields besides the engine's options. */
 export interface CreateRequest {
-  options: RunOptionsInput;
+  options: RunOptionsInput & SupervisionOptionsInput;
   /** `HostConfig.ConsoleSize` as rows/cols, when given. */
   consoleSize?: ConsoleSize;
 }
@@ -119,6 +126,50 @@ function mountCsv(m: z.infer<typeof MountSchema>): string {
   if (m.TmpfsOptions?.SizeBytes) parts.push(`tmpfs-size=${m.TmpfsOptions.SizeBytes}`);
   if (m.TmpfsOptions?.Mode) parts.push(`tmpfs-mode=${m.TmpfsOptions.Mode.toString(8)}`);
   return parts.join(",");
+}
+
+const BindingSchema = z.looseObject({
+  HostIp: z.string().nullish(),
+  HostPort: z.string().nullish(),
+});
+
+/**
+ * `HostConfig.PortBindings` → `-p` specs: `{"80/tcp": [{HostIp: "127.0.0.1", HostPort:
+ * "8080"}]}` → `127.0.0.1:8080:80/tcp`; an empty host port asks for a free one.
+ *
+ * @example
+ * ```ts
+ * import { publishFromPortBindings } from "./containers.ts";
+ * const p = publishFromPortBindings({ "80/tcp": [{ HostIp: "", HostPort: "8080" }] });
+ * console.assert(p[0] === "8080:80/tcp");
+ * ```
+ */
+export function publishFromPortBindings(
+  bindings: Record<string, unknown[] | null | undefined> | null | undefined,
+): string[] {
+  const out: string[] = [];
+  for (const [key, list] of Object.entries(bindings ?? {})) {
+    const m = /^(\d{1,5}(?:-\d{1,5})?)(?:\/(tcp|udp|sctp))?$/i.exec(key);
+    if (!m) throw new InvalidArgumentError(`Invalid port specification: "${key}"`);
+    const container = `${m[1]}/${(m[2] ?? "tcp").toLowerCase()}`;
+    for (const raw of list ?? [{}]) {
+      const parsed = BindingSchema.safeParse(raw ?? {});
+      if (!parsed.success) {
+        throw new InvalidArgumentError(`Invalid port binding for "${key}"`);
+      }
+      const ip = parsed.data.HostIp ?? "";
+      const hostPort = parsed.data.HostPort ?? "";
+      const host = ip.includes(":") ? `[${ip}]` : ip;
+      out.push(
+        host
+          ? `${host}:${hostPort}:${container}`
+          : hostPort
+          ? `${hostPort}:${container}`
+          : container,
+      );
+    }
+  }
+  return out;
 }
 
 function unsupported(what: string): never {
@@ -150,12 +201,8 @@ export function runOptionsFromCreateBody(body: unknown, name?: string | null): C
     throw new InvalidArgumentError("Config cannot be empty in order to create a container");
   }
   const h = b.HostConfig ?? {};
-  if (h.PortBindings && Object.values(h.PortBindings).some((v) => v && v.length > 0)) {
-    unsupported("publishing ports (HostConfig.PortBindings)");
-  }
-  if (h.PublishAllPorts) unsupported("publishing ports (HostConfig.PublishAllPorts)");
-  const restart = h.RestartPolicy?.Name ?? "";
-  if (restart !== "" && restart !== "no") unsupported(`restart policy "${restart}"`);
+  const logType = h.LogConfig?.Type ?? "";
+  if (logType !== "" && logType !== "json-file") unsupported(`log driver "${logType}"`);
   if (h.Init) unsupported("an init process (HostConfig.Init)");
   if (h.Devices?.length) unsupported("devices (HostConfig.Devices)");
   if (h.VolumesFrom?.length) unsupported("volumes-from");
@@ -164,7 +211,7 @@ export function runOptionsFromCreateBody(body: unknown, name?: string | null): C
     unsupported("a health check");
   }
   const entry = list(b.Entrypoint);
-  const options: RunOptionsInput = {
+  const options: RunOptionsInput & SupervisionOptionsInput = {
     image: b.Image,
     cmd: list(b.Cmd),
     // `[""]` is how the CLI says `--entrypoint ""` (clear the image's entrypoint).
@@ -189,7 +236,8 @@ export function runOptionsFromCreateBody(body: unknown, name?: string | null): C
     mounts: (h.Mounts ?? []).map(mountCsv),
     tmpfs: Object.entries(h.Tmpfs ?? {}).map(([p, o]) => (o ? `${p}:${o}` : p)),
     readOnly: h.ReadonlyRootfs ?? false,
-    network: h.NetworkMode || "default",
+    // "default" is left unset so the daemon's default network (`--bridge none`) applies.
+    network: h.NetworkMode && h.NetworkMode !== "default" ? h.NetworkMode : undefined,
     capAdd: h.CapAdd ?? [],
     capDrop: h.CapDrop ?? [],
     privileged: h.Privileged ?? false,
@@ -208,6 +256,20 @@ export function runOptionsFromCreateBody(body: unknown, name?: string | null): C
     // The API never pulls on create: a 404 is the client's cue to pull (the CLI's auto-pull).
     pull: "never",
   };
+  const publish = publishFromPortBindings(h.PortBindings);
+  if (publish.length) options.publish = publish;
+  if (h.PublishAllPorts) options.publishAll = true;
+  const expose = Object.keys(b.ExposedPorts ?? {});
+  if (expose.length) options.expose = expose;
+  const restart = h.RestartPolicy?.Name ?? "";
+  if (restart !== "" && restart !== "no") {
+    options.restart = {
+      Name: restart,
+      MaximumRetryCount: h.RestartPolicy?.MaximumRetryCount ?? 0,
+    };
+  }
+  const logOpts = h.LogConfig?.Config ?? {};
+  if (Object.keys(logOpts).length) options.logOpts = logOpts;
   const cs = h.ConsoleSize;
   const consoleSize = cs && cs.length === 2 && cs[0] > 0 && cs[1] > 0
     ? { rows: cs[0], cols: cs[1] }
@@ -448,10 +510,13 @@ async function startWithSessions(ctx: ApiContext, ref: string): Promise<boolean>
       // removed meanwhile
     }
     for (const s of sessions) s.finish();
-    ctx.events.emit("container", "die", id, {
-      ...attrs,
-      ...(code !== undefined ? { exitCode: String(code) } : {}),
-    });
+    // An engine with an event feed reports `die` itself (forwarded by the server).
+    if (!ctx.engine.events) {
+      ctx.events.emit("container", "die", id, {
+        ...attrs,
+        ...(code !== undefined ? { exitCode: String(code) } : {}),
+      });
+    }
     await autoRemove(code);
   })();
   return true;
@@ -477,7 +542,17 @@ async function waitContainer(
   if (!(WAIT_CONDITIONS as readonly string[]).includes(condition)) {
     throw new InvalidArgumentError(`invalid condition: "${condition}"`);
   }
-  const info = await ctx.engine.inspect(req.params.id);
+  let info;
+  try {
+    info = await ctx.engine.inspect(req.params.id);
+  } catch (err) {
+    // An auto-removed container that exited before the client asked (dockerode's `run` waits
+    // after `start`): its code is still known for a while.
+    const code = sessionsOf(ctx).removedExit.get(req.params.id);
+    if (code === undefined) throw err;
+    await sendJson(res, 200, { Error: null, StatusCode: code });
+    return;
+  }
   // Headers go out before waiting: `docker run` waits for them before it sends `start`.
   const out = await res.stream(200, { "Content-Type": "application/json" });
   let body: unknown;
@@ -521,7 +596,10 @@ async function stopContainer(
     await res.send(304);
     return;
   }
-  await ctx.engine.stop(info.Id, { timeout: req.int("t") });
+  await ctx.engine.stop(info.Id, {
+    timeout: req.int("t"),
+    signal: req.query.get("signal") || undefined,
+  });
   ctx.events.emit("container", "stop", info.Id, { name: info.Name.replace(/^\//, "") });
   await res.send(204);
 }
@@ -532,9 +610,17 @@ async function restartContainer(
   ctx: ApiContext,
 ): Promise<void> {
   const info = await ctx.engine.inspect(req.params.id);
-  if (isUp(info.State.Status)) await ctx.engine.stop(info.Id, { timeout: req.int("t") });
-  await startWithSessions(ctx, info.Id);
-  ctx.events.emit("container", "restart", info.Id, { name: info.Name.replace(/^\//, "") });
+  if (ctx.engine.restart && !sessionsOf(ctx).attach.has(info.Id)) {
+    // The engine's restart stops, starts detached and reports `restart` itself.
+    await ctx.engine.restart(info.Id, { timeout: req.int("t") });
+    ctx.events.emit("container", "start", info.Id, { name: info.Name.replace(/^\//, "") });
+  } else {
+    if (isUp(info.State.Status)) await ctx.engine.stop(info.Id, { timeout: req.int("t") });
+    await startWithSessions(ctx, info.Id);
+    if (!ctx.engine.events) {
+      ctx.events.emit("container", "restart", info.Id, { name: info.Name.replace(/^\//, "") });
+    }
+  }
   await res.send(204);
 }
 
@@ -591,20 +677,55 @@ async function attachContainer(
   ctx: ApiContext,
 ): Promise<void> {
   const info = await ctx.engine.inspect(req.params.id);
-  if (req.bool("logs")) {
-    throw new NotImplementedError(
-      `Cannot attach to container ${info.Id} with logs: container logs are not supported yet`,
-    );
-  }
-  if (isUp(info.State.Status)) {
-    throw new NotImplementedError(
-      `Cannot attach to running container ${info.Id}: attaching after start is not supported yet`,
-    );
-  }
+  const up = isUp(info.State.Status);
+  const withLogs = req.bool("logs");
+  const read = up || withLogs
+    ? need(ctx.engine, "logs", "attach to a started container")
+    : undefined;
   // Unread request bytes (dockerode sends a JSON body) must not reach the container's stdin.
   await req.bytes().catch(() => {});
   const conn = await res.hijack(wantsUpgrade(req) ? UPGRADE_HEAD : RAW_STREAM_HEAD);
-  if (!req.bool("stream")) return;
+  const stream = req.bool("stream");
+  if (read) {
+    const streams = { stdout: req.bool("stdout"), stderr: req.bool("stderr") };
+    if (!streams.stdout && !streams.stderr) {
+      // Only stdin asked for, which a detached container does not take: hold until it exits.
+      if (up && stream) await ctx.engine.wait(info.Id).catch(() => {});
+      return;
+    }
+    // A started container writes to its log files: replay (logs=1) and follow (stream=1) them.
+    const follow = up && stream;
+    if (withLogs || follow) {
+      const stop = new AbortController();
+      const tty = info.Config.Tty;
+      // Input is not wired to a detached container: read and drop it so the client can send.
+      (async () => {
+        try {
+          for await (const _ of conn.readable) { /* dropped */ }
+        } catch {
+          // gone
+        }
+      })();
+      try {
+        for await (
+          const e of read(info.Id, {
+            ...streams,
+            follow,
+            tail: withLogs ? undefined : 0,
+            signal: stop.signal,
+          })
+        ) {
+          await conn.write(logEntryBytes(e, { tty, timestamps: false }));
+        }
+      } catch {
+        // the client left: its writes fail
+      } finally {
+        stop.abort();
+      }
+    }
+    if (up || !stream) return;
+  }
+  if (!stream) return;
   let chain: Promise<void> = Promise.resolve();
   let finish!: () => void;
   const finished = new Promise<void>((r) => finish = r);
@@ -631,47 +752,11 @@ async function attachContainer(
   await chain.catch(() => {});
 }
 
-async function pruneContainers(
-  req: ApiRequest,
-  res: ResponseWriter,
-  ctx: ApiContext,
-): Promise<void> {
-  const filters = parseFilters(req.query.get("filters"));
-  checkFilterNames(filters, ["label", "until"]);
-  const labels = filters.get("label");
-  const until = filters.get("until")?.[0];
-  const untilSec = until === undefined
-    ? Infinity
-    : /^\d+(\.\d+)?$/.test(until)
-    ? Number(until)
-    : Date.parse(until) / 1000;
-  const deleted: string[] = [];
-  for (const c of await ctx.engine.list({ all: true })) {
-    if (isUp(c.State)) continue;
-    if (labels?.length && !matchLabels(c.Labels, labels)) continue;
-    if (c.Created > untilSec) continue;
-    try {
-      await ctx.engine.remove(c.Id);
-      deleted.push(c.Id);
-      ctx.events.emit("container", "destroy", c.Id, {});
-    } catch {
-      // started or removed meanwhile
-    }
-  }
-  await sendJson(res, 200, {
-    ContainersDeleted: deleted.length ? deleted : null,
-    SpaceReclaimed: 0,
-  });
-}
-
 function notYet(what: string) {
   return (req: ApiRequest): Promise<void> =>
     Promise.reject(
       new NotImplementedError(
-        `Cannot ${what} container ${req.params.id ?? ""}: not supported by docker-ts yet`.replace(
-          "  ",
-          " ",
-        ),
+        `Cannot ${what} container ${req.params.id}: not supported by docker-ts yet`,
       ),
     );
 }
@@ -680,7 +765,6 @@ function notYet(what: string) {
 export function registerContainers(r: RouteTable): void {
   r.add("POST", "/containers/create", createContainer);
   r.add("GET", "/containers/json", listContainers);
-  r.add("POST", "/containers/prune", pruneContainers);
   r.add("GET", "/containers/{id}/json", inspectContainer);
   r.add("POST", "/containers/{id}/start", startContainer);
   r.add("POST", "/containers/{id}/wait", waitContainer);
@@ -690,15 +774,6 @@ export function registerContainers(r: RouteTable): void {
   r.add("POST", "/containers/{id}/resize", resizeContainer);
   r.add("POST", "/containers/{id}/attach", attachContainer);
   r.add("DELETE", "/containers/{id}", removeContainer);
-  r.add("POST", "/containers/{id}/pause", notYet("pause"));
-  r.add("POST", "/containers/{id}/unpause", notYet("unpause"));
-  r.add("POST", "/containers/{id}/rename", notYet("rename"));
-  r.add("GET", "/containers/{id}/top", notYet("list processes of"));
-  r.add("GET", "/containers/{id}/stats", notYet("get stats of"));
-  r.add("GET", "/containers/{id}/logs", notYet("read logs of"));
-  r.add("GET", "/containers/{id}/archive", notYet("copy files from"));
-  r.add("HEAD", "/containers/{id}/archive", notYet("stat files in"));
-  r.add("PUT", "/containers/{id}/archive", notYet("copy files to"));
   r.add("GET", "/containers/{id}/export", notYet("export"));
   r.add("GET", "/containers/{id}/changes", notYet("list changes of"));
   r.add("POST", "/containers/{id}/update", notYet("update"));

@@ -1,0 +1,47 @@
+/**
+ * `docker-ts daemon`: the engine plus the Docker Engine API server (see `src/api/daemon.ts`).
+ * The global `--root`/`--runroot` apply; `-H` names the socket (default
+ * `<runroot>/docker-ts.sock`).
+ *
+ * @module
+ */
+import type { Command } from "../command.ts";
+import { PROG } from "../command.ts";
+import { defaultSocket } from "../context.ts";
+
+/** The `daemon` verb. */
+export const command: Command = {
+  name: "daemon",
+  usage: "[OPTIONS]",
+  description: "Run the docker-ts engine with a Docker Engine API server on a unix socket",
+  aliases: [`${PROG} daemon`],
+  flags: [
+    {
+      name: "host",
+      short: "H",
+      kind: "string",
+      description: "Daemon socket to listen on (default unix://<runroot>/docker-ts.sock)",
+    },
+    {
+      name: "bridge",
+      short: "b",
+      kind: "string",
+      description: 'Default network of new containers ("none": leave the host\'s firewall alone)',
+    },
+    {
+      name: "idle-exit",
+      kind: "string",
+      description: "Exit after this long with no running container and no client (e.g. 30s)",
+    },
+  ],
+  args: { max: 0 },
+  async action(ctx, parsed): Promise<number> {
+    const { daemonMain } = await import("../../api/daemon.ts");
+    const host = String(parsed.values.host || ctx.host || "") ||
+      `unix://${defaultSocket(ctx.runroot)}`;
+    const args = ["-H", host, "--root", ctx.root, "--runroot", ctx.runroot];
+    if (parsed.values.bridge) args.push("--bridge", String(parsed.values.bridge));
+    if (parsed.values["idle-exit"]) args.push("--idle-exit", String(parsed.values["idle-exit"]));
+    return await daemonMain(args);
+  },
+};
