@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { guardInspectorSignal } from "../runtime/inspector_guard.ts";
 import * as path from "node:path";
 import { describeError, InvalidArgumentError } from "../errors.ts";
 import type { EngineApi } from "../engine_api.ts";
@@ -297,6 +298,8 @@ function watchIdle(
 
 /** `docker-ts daemon` entry point; resolves to the exit code. */
 export async function daemonMain(args: readonly string[]): Promise<number> {
+  // A long-lived root process: never let SIGUSR1 open Deno's inspector on 127.0.0.1:9229.
+  guardInspectorSignal();
   if (args.includes("--help") || args.includes("-h")) {
     console.log(USAGE);
     return 0;
