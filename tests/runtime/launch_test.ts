@@ -183,13 +183,14 @@ ctest("user, groups, no_new_privs and a created working directory", async (root)
   );
   spec.process.user = { uid: 1000, gid: 1000, additionalGids: [10, 20] };
   spec.process.cwd = "/work/deep";
+  // Created root-owned whatever the user, as Docker's SetupWorkingDirectory does.
   spec.process.createCwd = true;
   spec.process.noNewPrivileges = true;
   const r = await runContainer(root, spec);
   assert.equal(r.exitCode, 0, r.stderr);
   assert.equal(
     r.stdout,
-    "1000\n1000\n1000 10 20\n/work/deep\n1000:1000\nCapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\n",
+    "1000\n1000\n1000 10 20\n/work/deep\n0:0\nCapEff:\t0000000000000000\nCapBnd:\t00000000a80425fb\nNoNewPrivs:\t1\n",
   );
 });
 
