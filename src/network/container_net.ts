@@ -9,7 +9,7 @@
 import type { OciSpec } from "../runtime/oci_spec.ts";
 import type { RunOptions } from "../spec/run_options.ts";
 import type { AttachRequest, NetworkManager } from "./manager.ts";
-import type { EndpointRecord } from "./network_store.ts";
+import { type EndpointRecord, pidHasOwnNetns } from "./network_store.ts";
 import { portBindingsOf, type PortSpec, publishAllSpecs } from "./port_spec.ts";
 
 /** Parses a network mode (`--network`) into a kind and name. */
@@ -92,16 +92,22 @@ export function attachRequestOf(info: ContainerNetInfo, pid: number): AttachRequ
 
 /**
  * Checks at create time that the network a container names exists (Docker: `network X not
- * found`, exit 125); `container:<ref>` is checked by `resolveContainer`.
+ * found`, exit 125) and that its `--ip` fits the network; `container:<ref>` is checked by
+ * `resolveContainer`.
  */
 export async function checkNetworkMode(
-  options: Pick<RunOptions, "network">,
+  options: Pick<RunOptions, "network"> & { ip?: string },
   manager: () => Promise<NetworkManager>,
   resolveContainer: (ref: string) => string,
 ): Promise<void> {
   const mode = networkModeKind(options.network);
   if (mode.kind === "container") resolveContainer(mode.name);
-  else if (mode.kind === "bridge") await (await manager()).getNetwork(mode.name);
+  else if (mode.kind === "bridge") {
+    const m = await manager();
+    await m.getNetwork(mode.name);
+    // A bad --ip is refused before the container exists, as Docker does (exit 125, no leftover).
+    if (options.ip !== undefined) await m.checkRequestedIp(mode.name, options.ip);
+  }
 }
 
 /**
@@ -126,7 +132,9 @@ export function hostConfigPortBindings(
 export function summaryPorts(
   rec: EndpointRecord | undefined,
 ): { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[] {
-  return (rec?.ports ?? []).map((b) => ({
+  // A stale record (the container died with its engine) publishes nothing any more.
+  if (!rec || !pidHasOwnNetns(rec.pid)) return [];
+  return rec.ports.map((b) => ({
     IP: b.hostIp || "0.0.0.0",
     PrivatePort: b.containerPort,
     PublicPort: b.hostPort,

@@ -34,8 +34,8 @@ import type { ExtraHost } from "../spec/run_options.ts";
 import { addAddress, listAddresses } from "./addresses.ts";
 import { DnsServer } from "./dns_server.ts";
 import { DEFAULT_POOLS, Ipam, type PoolSpec } from "./ipam.ts";
-import { parseCidr } from "./ipv4.ts";
-import { createBridge, createVeth, deleteLink, getLink, setLink } from "./links.ts";
+import { contains, ipToInt, overlaps, parseCidr, type Subnet, subnetOf } from "./ipv4.ts";
+import { createBridge, createVeth, deleteLink, getLink, listLinks, setLink } from "./links.ts";
 import { Nat, type PortMapping } from "./nat.ts";
 import { openRouteSocketIn } from "./netns.ts";
 import {
@@ -43,9 +43,10 @@ import {
   type EndpointRecord,
   type NetworkRecord,
   NetworkStore,
+  pidHasOwnNetns,
 } from "./network_store.ts";
 import { choosePorts, networkPortsOf, type PortBinding, type PortSpec } from "./ports.ts";
-import { addRoute, hostSubnets } from "./routes.ts";
+import { addRoute, hostSubnets, listRoutes } from "./routes.ts";
 import { NetlinkError, RouteSocket } from "./socket.ts";
 import { networkModeKind } from "./container_net.ts";
 import { enableIpForward, setRouteLocalnet } from "./sysctl.ts";
@@ -233,7 +234,17 @@ export class NetworkManager {
       const again = this.store.find("bridge");
       if (again) return again;
       const id = randomHex(32);
-      const pool = this.#addPool(id, { subnet: this.#opts.defaultSubnet });
+      const bridge = this.#opts.defaultBridge ?? "docker-ts0";
+      // As dockerd with an existing docker0: a bridge that already has an address keeps it.
+      // Choosing a fresh pool instead would stack one more subnet (and masquerade) on the shared
+      // device for every new root, and those are never removed.
+      const pool = this.#addPool(
+        id,
+        this.#opts.defaultSubnet !== undefined
+          ? { subnet: this.#opts.defaultSubnet }
+          : (existingBridgeSubnet(bridge) ?? {}),
+        bridge,
+      );
       const rec: NetworkRecord = {
         id,
         name: "bridge",
@@ -241,7 +252,7 @@ export class NetworkManager {
         created: new Date().toISOString(),
         subnet: pool.subnet,
         gateway: pool.gateway,
-        bridge: this.#opts.defaultBridge ?? "docker-ts0",
+        bridge,
         internal: false,
         labels: {},
         isDefault: true,
@@ -259,12 +270,30 @@ export class NetworkManager {
   #addPool(
     id: string,
     o: { subnet?: string; gateway?: string },
+    device: string,
   ): { subnet: string; gateway: string } {
     let hostRoutes: string[] = [];
     if (o.subnet === undefined) {
       using sock = RouteSocket.open();
       // Our own bridges' routes are networks the IPAM knows already; skip nothing else.
       hostRoutes = hostSubnets(sock);
+    } else {
+      const want = parseCidr(o.subnet);
+      // Named here: the IPAM, which checks this too, knows networks by id only.
+      const mine = this.store.networks().find((n) => overlaps(parseCidr(n.subnet), want));
+      if (mine) {
+        throw new ConflictError(
+          `Cannot use subnet "${o.subnet}": it overlaps "${mine.subnet}" of network "${mine.name}"`,
+        );
+      }
+      // A given subnet that the host already routes elsewhere would put the host's own
+      // addresses (its gateway, say) behind the new bridge: refused before anything changes.
+      const clash = foreignRouteOverlapping(want, device);
+      if (clash) {
+        throw new ConflictError(
+          `Cannot use subnet "${o.subnet}": it overlaps the host's route "${clash.dst}" on "${clash.dev}"`,
+        );
+      }
     }
     return this.ipam.addNetwork(id, {
       subnet: o.subnet,
@@ -299,7 +328,8 @@ export class NetworkManager {
       }
       const id = randomHex(32);
       const prefix = this.#opts.bridgePrefix ?? "dts-";
-      const pool = this.#addPool(id, { subnet: o.subnet, gateway: o.gateway });
+      const bridge = `${prefix}${id.slice(0, 15 - prefix.length)}`;
+      const pool = this.#addPool(id, { subnet: o.subnet, gateway: o.gateway }, bridge);
       const r: NetworkRecord = {
         id,
         name: o.name,
@@ -307,7 +337,7 @@ export class NetworkManager {
         created: new Date().toISOString(),
         subnet: pool.subnet,
         gateway: pool.gateway,
-        bridge: `${prefix}${id.slice(0, 15 - prefix.length)}`,
+        bridge,
         internal: o.internal ?? false,
         labels: o.labels ?? {},
         isDefault: false,
@@ -335,6 +365,44 @@ export class NetworkManager {
     const found = this.store.find(ref);
     if (!found) throw new NotFoundError(`Network "${ref}" not found`);
     return found;
+  }
+
+  /**
+   * Checks a `--ip` for network `ref` before anything is created (Docker validates endpoint
+   * settings at create): an IPv4 host address of the network's subnet, not its gateway. Whether
+   * the address is free is decided at attach (a running container may release it meanwhile).
+   */
+  async checkRequestedIp(ref: string, ip: string): Promise<void> {
+    const n = await this.getNetwork(ref);
+    if (n.isDefault) {
+      throw new InvalidArgumentError(
+        "user specified IP address is supported on user defined networks only",
+      );
+    }
+    let want: number;
+    try {
+      want = ipToInt(ip);
+    } catch {
+      throw new InvalidArgumentError(`Invalid --ip "${ip}": not an IPv4 address`);
+    }
+    const subnet = parseCidr(n.subnet);
+    if (!contains(subnet, want)) {
+      throw new InvalidArgumentError(
+        `Invalid --ip "${ip}": it is not in subnet "${n.subnet}" of network "${n.name}"`,
+      );
+    }
+    const what = want === ipToInt(n.gateway)
+      ? "gateway"
+      : want === subnet.network
+      ? "network"
+      : want === subnet.broadcast
+      ? "broadcast"
+      : undefined;
+    if (what) {
+      throw new InvalidArgumentError(
+        `Invalid --ip "${ip}": it is the ${what} address of network "${n.name}"`,
+      );
+    }
   }
 
   /** Every network (the default one created on demand), plus Docker's `host` and `none`. */
@@ -438,6 +506,7 @@ export class NetworkManager {
     if (n.isDefault) {
       throw new InvalidStateError(`"bridge" is a pre-defined network and cannot be removed`);
     }
+    await this.reapStale();
     await this.store.locked(async () => {
       const users = this.store.endpoints().filter((e) =>
         e.networks.some((a) => a.networkId === n.id)
@@ -555,6 +624,8 @@ export class NetworkManager {
   }
 
   async #attach(req: AttachRequest): Promise<EndpointRecord> {
+    // What a killed engine left (its container gone) would otherwise hold host ports and names.
+    await this.reapStale(req.containerId);
     const nets: NetworkRecord[] = [];
     for (const r of req.networks) {
       const n = await this.getNetwork(r.network);
@@ -614,7 +685,18 @@ export class NetworkManager {
     o: { ifname: string; index: number; defaultRoute: boolean; name: string; hostname: string },
   ): Promise<EndpointNetwork> {
     const subnet = parseCidr(n.subnet);
-    const ip = this.ipam.allocate(n.id, { owner: rec.containerId, requested: r.ip });
+    if (r.ip !== undefined) await this.checkRequestedIp(n.id, r.ip);
+    let ip: string;
+    try {
+      ip = this.ipam.allocate(n.id, { owner: rec.containerId, requested: r.ip });
+    } catch (err) {
+      // The IPAM knows networks by id only; say which network the user meant
+      // (the cause is left out: it repeats this line with the id).
+      if (err instanceof ConflictError && r.ip !== undefined) {
+        throw new ConflictError(`Address "${r.ip}" is already in use on network "${n.name}"`);
+      }
+      throw err;
+    }
     const vp = this.#opts.vethPrefix ?? "veth";
     const a: EndpointNetwork = {
       networkId: n.id,
@@ -639,6 +721,7 @@ export class NetworkManager {
     await this.store.locked(() => this.store.putEndpoint(rec));
     createVeth(host, { name: a.hostVeth, peer: a.ifname, peerNetnsFd: nsFd });
     setLink(host, a.hostVeth, { master: n.bridge, up: true });
+    setHairpin(a.hostVeth);
     setLink(inside, a.ifname, { up: true });
     addAddress(inside, a.ifname, { address: ip, prefixLen: subnet.prefixLen });
     if (o.defaultRoute) addRoute(inside, { gateway: n.gateway, link: a.ifname });
@@ -714,6 +797,23 @@ export class NetworkManager {
     if (errors.length > 0) {
       throw new AggregateError(errors, `Cannot fully detach container "${containerId}"`);
     }
+  }
+
+  /**
+   * Detaches endpoint records whose container is gone: its pid no longer exists, or no longer
+   * has a network namespace of its own (a zombie, or the pid was reused by a host process).
+   * Engines killed with SIGKILL leave such records (and their DNAT rules, addresses and DNS
+   * names) behind; this runs before each attach and network removal so the next command heals
+   * them without a daemon restart. `except` is the caller's own container. Resolves to the ids.
+   */
+  async reapStale(except?: string): Promise<string[]> {
+    const reaped: string[] = [];
+    for (const e of this.store.endpoints()) {
+      if (e.containerId === except || pidHasOwnNetns(e.pid)) continue;
+      await this.detach(e.containerId).catch(() => {});
+      reaped.push(e.containerId);
+    }
+    return reaped;
   }
 
   /** Connects a running container to one more network (`network connect`). */
@@ -795,7 +895,9 @@ export class NetworkManager {
     containerId: string,
     o: { mode: string; exposed?: Iterable<string>; aliases?: string[] },
   ): NetworkSettingsView {
-    const rec = this.store.endpoint(containerId);
+    // A record whose container is gone (its engine was killed) is stale: show it as stopped.
+    const found = this.store.endpoint(containerId);
+    const rec = found && pidHasOwnNetns(found.pid) ? found : undefined;
     const view: NetworkSettingsView = {
       Bridge: "",
       SandboxID: "",
@@ -946,6 +1048,54 @@ function endpointView(
     DriverOpts: null,
     DNSNames: a?.dnsNames.length ? a.dnsNames : null,
   };
+}
+
+/**
+ * The subnet and gateway of an existing bridge device's first IPv4 address (e.g. left by an
+ * earlier root, or made by the admin); undefined when the device or an address is missing.
+ */
+export function existingBridgeSubnet(
+  bridge: string,
+): { subnet: string; gateway: string } | undefined {
+  using sock = RouteSocket.open();
+  const link = getLink(sock, bridge);
+  if (!link) return undefined;
+  const a = listAddresses(sock, link.index).find((x) => x.prefixLen > 0 && x.prefixLen <= 30);
+  if (!a) return undefined;
+  return { subnet: subnetOf(ipToInt(a.address), a.prefixLen).cidr, gateway: a.address };
+}
+
+/**
+ * The first host route (main and other tables but `local`, unicast, not a default route) that
+ * overlaps `subnet` and does not go out of `ownDevice` (the network's own bridge, whose routes
+ * are its own subnet); undefined when none.
+ */
+export function foreignRouteOverlapping(
+  subnet: Subnet,
+  ownDevice: string,
+): { dst: string; dev: string } | undefined {
+  using sock = RouteSocket.open();
+  const names = new Map(listLinks(sock).map((l) => [l.index, l.name]));
+  for (const r of listRoutes(sock)) {
+    if (r.table === 255 || r.type !== 1 || r.dst.endsWith("/0")) continue;
+    const dev = r.oif === undefined ? "" : names.get(r.oif) ?? "";
+    if (dev === ownDevice) continue;
+    if (overlaps(parseCidr(r.dst, false), subnet)) return { dst: r.dst, dev };
+  }
+  return undefined;
+}
+
+/**
+ * Turns on hairpin mode of a bridge port (as dockerd does without its userland proxy), so a
+ * container reaching its own published port through the host is sent back out of the port it
+ * came in on. Best effort: a kernel without the sysfs knob only loses that case.
+ */
+function setHairpin(port: string): void {
+  try {
+    fs.writeFileSync(`/sys/class/net/${port}/brport/hairpin_mode`, "1");
+  } catch {
+    // no brport sysfs (old kernel, or not a bridge port): hairpin traffic stays unsupported
+  }
 }
 
 /** The host's nameservers (loopback ones included: the DNS server runs on the host). */

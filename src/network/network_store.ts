@@ -134,6 +134,21 @@ const networksSchema = z.object({
 
 type NetworksFile = z.infer<typeof networksSchema>;
 
+/**
+ * Whether `pid` is alive with a network namespace other than this process's: a container's
+ * init. A zombie has none, and a reused pid is (almost always) a host process in ours.
+ */
+export function pidHasOwnNetns(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    const theirs = fs.statSync(`/proc/${pid}/ns/net`);
+    const ours = fs.statSync("/proc/self/ns/net");
+    return theirs.ino !== ours.ino || theirs.dev !== ours.dev;
+  } catch {
+    return false;
+  }
+}
+
 const queues = new Map<string, Promise<unknown>>();
 
 /** Runs `fn` under an exclusive lock on `file`: in-process queue first, then `flock`. */
