@@ -130,10 +130,12 @@ export function masqRules(m: Masquerade): NftRule[] {
     // reach the container with a loopback source it cannot answer; Docker's
     // `-m addrtype --src-type LOCAL -o docker0 -j MASQUERADE`.
     { chain: "masq", rule: `oifname "${m.bridge}" fib saddr type local masquerade` },
-    // Hairpin: a container reaching a published port of its own bridge through the host.
+    // Hairpin: a container reaching a published port of its own bridge through the host. Matched
+    // on the source subnet, not `iifname`: with bridge-nf-call-iptables on, a bridged packet
+    // reaches nat postrouting without an input device.
     {
       chain: "masq",
-      rule: `iifname "${m.bridge}" oifname "${m.bridge}" ct status dnat masquerade`,
+      rule: `ip saddr ${subnet} oifname "${m.bridge}" ct status dnat masquerade`,
     },
     // route_localnet=1 on the bridge (needed for the 127.0.0.1 DNAT) would also let a container
     // send to 127.0.0.0/8 and reach the host's loopback-only services (CVE-2020-8558). Replies

@@ -71,13 +71,10 @@ Deno.test({
 
 Deno.test({
   name: "regression: a container reaches its own published port through the host gateway",
-  // Fails until nat.ts's hairpin masquerade stops matching on `iifname`: with br_netfilter
-  // loaded (bridge-nf-call-iptables=1, as on this host) a bridged packet reaches the nat
-  // postrouting hook with no input device, so `iifname "<br>" oifname "<br>" ct status dnat
-  // masquerade` never matches and the reply goes from the container to itself un-NATed.
-  // Suggested rule: `ip saddr <subnet> oifname "<br>" ct status dnat masquerade`.
+  // With br_netfilter loaded (bridge-nf-call-iptables=1, as on this host) a bridged packet
+  // reaches the nat postrouting hook with no input device, so nat.ts matches the hairpin on the
+  // source subnet instead of `iifname`.
   ...requires("root", "overlay", "nft", "busybox"),
-  ignore: true,
   async fn() {
     const fx = await ensureFixtures();
     const dir = await Deno.makeTempDir({ prefix: "dts-net-reg-" });
