@@ -6,7 +6,9 @@
 #
 # Usage: bash bench/pull_vs_podman.sh [runs]   (root; needs debootstrap, docker-registry, podman)
 # Env: MIRROR (default: the first URI in /etc/apt/sources.list.d/debian.sources),
-#      BENCH_DIR (default .tmp/bench; the rootfs and layers are cached there between runs).
+#      BENCH_DIR (default .tmp/bench; the rootfs and layers are cached there between runs),
+#      BASELINE (optional: another checkout, e.g. `git archive HEAD | tar -x -C DIR`; its
+#      bench/pull_bench.ts is timed too in every run, so before/after share the same conditions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS="${1:-3}"
@@ -67,10 +69,20 @@ events_logger = "file"
 EOF
 
 now_ms() { date +%s%3N; }
-best_ts=""; best_pm=""; out=""
+best_ts=""; best_pm=""; best_bl=""; out=""
 for i in $(seq 1 "$RUNS"); do
-  rm -rf "$WORK/ts" "$WORK/pm"
+  rm -rf "$WORK/ts" "$WORK/pm" "$WORK/bl"
   sync
+  if [ -n "${BASELINE:-}" ]; then
+    b0=$(now_ms)
+    (cd "$BASELINE" && deno run -A bench/pull_bench.ts pull "$WORK/bl" "$REF" >/dev/null)
+    b1=$(now_ms)
+    bl=$((b1 - b0))
+    if [ -z "$best_bl" ] || [ "$bl" -lt "$best_bl" ]; then best_bl=$bl; fi
+    echo "run $i: baseline docker-ts ${bl} ms (whole process)"
+    rm -rf "$WORK/bl"
+    sync
+  fi
   t0=$(now_ms)
   out="$(deno run -A bench/pull_bench.ts pull "$WORK/ts" "$REF")"
   t1=$(now_ms)
@@ -88,8 +100,9 @@ for i in $(seq 1 "$RUNS"); do
 done
 unpacked=$(echo "$out" | sed -E 's/.*"unpacked":([0-9]+).*/\1/')
 compressed=$(echo "$out" | sed -E 's/.*"compressed":([0-9]+).*/\1/')
-awk -v ts="$best_ts" -v pm="$best_pm" -v u="$unpacked" -v c="$compressed" 'BEGIN {
+awk -v ts="$best_ts" -v pm="$best_pm" -v bl="$best_bl" -v u="$unpacked" -v c="$compressed" 'BEGIN {
   printf "image: %.1f MB compressed, %.1f MB unpacked\n", c/1e6, u/1e6
   printf "best of runs: docker-ts %d ms, podman %d ms, ratio %.2f (goal <= 0.60)\n", ts, pm, ts/pm
+  if (bl != "") printf "baseline (best of runs): %d ms, ratio %.2f to podman; this tree is %.2fx faster\n", bl, bl/pm, bl/ts
   printf "docker-ts unpack throughput: %.0f MB/s of unpacked data (whole pull, process start included)\n", u/1e6/(ts/1000)
 }'

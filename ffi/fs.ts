@@ -27,6 +27,18 @@ const fsSymbols = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** int syncfs(int fd); — syncfs(2) */
   syncfs: { parameters: ["i32"], result: "i32" },
+  /** int open(const char *path, int flags, mode_t mode); — open(2) */
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  /** int close(int fd); — close(2) */
+  close: { parameters: ["i32"], result: "i32" },
+  /** int fchown(int fd, uid_t owner, gid_t group); — fchown(2) */
+  fchown: { parameters: ["i32", "u32", "u32"], result: "i32" },
+  /** int fchmod(int fd, mode_t mode); — fchmod(2) */
+  fchmod: { parameters: ["i32", "u32"], result: "i32" },
+  /** int futimens(int fd, const struct timespec times[2]); — utimensat(2) */
+  futimens: { parameters: ["i32", "buffer"], result: "i32" },
+  /** int ioctl(int fd, unsigned long request, void *argp); — ioctl(2), pointer form */
+  ioctl: { parameters: ["i32", "u64", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 function sym(): Deno.DynamicLibrary<typeof fsSymbols>["symbols"] {
@@ -186,5 +198,97 @@ export function writeAll(fd: number, data: Uint8Array, path?: string): void {
       throw new SyscallError("write", e, { path });
     }
     off += n;
+  }
+}
+
+/** ioctl_iflags(2): read the inode flags (`chattr` attributes). */
+const FS_IOC_GETFLAGS = 0x80086601n;
+/** ioctl_iflags(2): write the inode flags. */
+const FS_IOC_SETFLAGS = 0x40086602n;
+/** `chattr +T`: the directory is the top of directory hierarchies (ext4's Orlov allocator). */
+export const FS_TOPDIR_FL = 0x00020000;
+
+/**
+ * Adds inode flags (ioctl_iflags(2), what `chattr +X` does) to the file open at `fd`. Returns
+ * false when the file system has no such flags (ENOTTY, EOPNOTSUPP, EINVAL); throws other errors.
+ */
+export function addInodeFlags(fd: number, flags: number, path?: string): boolean {
+  // The kernel reads and writes an int through the pointer; 8 bytes keep any width safe.
+  const buf = new Uint8Array(8);
+  const view = new DataView(buf.buffer);
+  const unsupported = (e: number): boolean => e === 25 || e === 95 || e === 22; // ENOTTY, EOPNOTSUPP, EINVAL
+  if (sym().ioctl(fd, FS_IOC_GETFLAGS, buf) !== 0) {
+    const e = errno();
+    if (unsupported(e)) return false;
+    throw new SyscallError("ioctl", e, { path, action: "Cannot read inode flags of" });
+  }
+  const old = view.getUint32(0, true);
+  if ((old & flags) === flags) return true;
+  view.setUint32(0, old | flags, true);
+  if (sym().ioctl(fd, FS_IOC_SETFLAGS, buf) !== 0) {
+    const e = errno();
+    if (unsupported(e)) return false;
+    throw new SyscallError("ioctl", e, { path, action: "Cannot set inode flags of" });
+  }
+  return true;
+}
+
+/** open(2) flags for {@link createExclusive}; O_NOFOLLOW differs between architectures. */
+const OPEN_FLAGS: Record<string, number> = {
+  // O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+  x86_64: 0o1 | 0o100 | 0o200 | 0o400000 | 0o2000000,
+  aarch64: 0o1 | 0o100 | 0o200 | 0o100000 | 0o2000000,
+};
+
+/**
+ * Creates a new regular file for writing: O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC (fails with
+ * EEXIST on anything already there, a symlink included). Returns the fd.
+ */
+export function createExclusive(path: string, mode: number): number {
+  const flags = OPEN_FLAGS[Deno.build.arch];
+  if (flags === undefined) throw new Error(`Unsupported architecture "${Deno.build.arch}"`);
+  const p = cstr(path);
+  for (;;) {
+    const fd = sym().open(p, flags, mode);
+    if (fd >= 0) return fd;
+    const e = errno();
+    if (e !== EINTR) throw new SyscallError("open", e, { path });
+  }
+}
+
+/** close(2). Not retried on EINTR: Linux has released the fd either way. */
+export function closeFd(fd: number, path?: string): void {
+  if (sym().close(fd) !== 0) throw new SyscallError("close", errno(), { path });
+}
+
+/** fchown(2) on an open file. */
+export function fchown(fd: number, uid: number, gid: number, path?: string): void {
+  if (sym().fchown(fd, uid >>> 0, gid >>> 0) !== 0) {
+    throw new SyscallError("fchown", errno(), { path, action: "Cannot change owner of" });
+  }
+}
+
+/** fchmod(2) on an open file, setuid/setgid/sticky bits included. */
+export function fchmod(fd: number, mode: number, path?: string): void {
+  if (sym().fchmod(fd, mode & 0o7777) !== 0) {
+    throw new SyscallError("fchmod", errno(), { path, action: "Cannot change mode of" });
+  }
+}
+
+const timesBuf = new BigInt64Array(4);
+
+/** futimens(3) on an open file with nanosecond times (atime, mtime as [sec, nsec]). */
+export function futimens(
+  fd: number,
+  atime: readonly [number, number],
+  mtime: readonly [number, number],
+  path?: string,
+): void {
+  timesBuf[0] = BigInt(atime[0]);
+  timesBuf[1] = BigInt(atime[1]);
+  timesBuf[2] = BigInt(mtime[0]);
+  timesBuf[3] = BigInt(mtime[1]);
+  if (sym().futimens(fd, new Uint8Array(timesBuf.buffer)) !== 0) {
+    throw new SyscallError("futimens", errno(), { path, action: "Cannot set times of" });
   }
 }

@@ -141,6 +141,106 @@ export async function* decompress(
   }
 }
 
+/**
+ * A synchronous streaming decoder writing into a reused buffer (the host passes native zlib and
+ * libzstd ones, `ffi/zlib.ts`, which unlike node:zlib's run in parallel on several Workers).
+ */
+export interface SyncDecoder {
+  /** Decodes all of `input`; each output piece is valid only during its `sink` call. */
+  push(input: Uint8Array, sink: (out: Uint8Array) => void): void;
+  /** Throws when the compressed stream is truncated. */
+  finish(): void;
+  /** Frees native state; idempotent. */
+  close(): void;
+}
+
+/** Makes a {@link SyncDecoder} for a compression, or undefined to use node:zlib instead. */
+export type DecoderFactory = (compression: "gzip" | "zstd") => SyncDecoder | undefined;
+
+/**
+ * Like {@link decompress}, but decodes synchronously with a {@link SyncDecoder} and hands each
+ * uncompressed piece to `sink` (valid only during the call). Same checks (media type against
+ * magic bytes, empty stream) and errors: bad data is InvalidArgument, the source's own errors
+ * (network, abort) pass through unchanged. Resolves once the stream is decoded completely;
+ * `decoder` is closed in every case.
+ */
+export async function decompressInto(
+  source: AsyncIterable<Uint8Array> | ReadableStream<Uint8Array>,
+  options: DecompressOptions,
+  decoder: SyncDecoder,
+  sink: (out: Uint8Array) => void,
+): Promise<void> {
+  const expected = compressionOf(options.mediaType);
+  let head: Uint8Array | undefined;
+  let sinkError: unknown;
+  let sinkFailed = false;
+  // Errors of the sink (tar, extraction) are the caller's; only the decoder's become "invalid".
+  const guarded = (out: Uint8Array): void => {
+    try {
+      sink(out);
+    } catch (err) {
+      sinkFailed = true;
+      sinkError = err;
+      throw err;
+    }
+  };
+  const feed = (chunk: Uint8Array): void => {
+    try {
+      decoder.push(chunk, guarded);
+    } catch (err) {
+      if (sinkFailed) throw sinkError;
+      throw invalidData(expected, err);
+    }
+  };
+  try {
+    for await (const chunk of source as AsyncIterable<Uint8Array>) {
+      options.signal?.throwIfAborted();
+      if (chunk.length === 0) continue;
+      if (head === undefined || head.length < 4) {
+        // The magic needs 4 bytes; chunks are nearly always far bigger than that.
+        head = head === undefined ? chunk : concatBytes([head, chunk]);
+        if (head.length < 4) continue;
+        checkMagic(options.mediaType, expected, head);
+        feed(head);
+        continue;
+      }
+      feed(chunk);
+    }
+    options.signal?.throwIfAborted();
+    if (head === undefined) {
+      throw new InvalidArgumentError(`Cannot unpack layer: the layer stream is empty`);
+    }
+    if (head.length < 4) {
+      checkMagic(options.mediaType, expected, head);
+      feed(head);
+    }
+    try {
+      decoder.finish();
+    } catch (err) {
+      throw invalidData(expected, err);
+    }
+  } finally {
+    decoder.close();
+  }
+}
+
+function checkMagic(mediaType: string, expected: Compression, head: Uint8Array): void {
+  const actual = sniffCompression(head);
+  if (actual !== expected) {
+    throw new InvalidArgumentError(
+      `Cannot unpack layer: media type "${mediaType}" says ${describe(expected)} but ` +
+        `the data is ${describe(actual)}`,
+    );
+  }
+}
+
+function invalidData(c: Compression, err: unknown): InvalidArgumentError {
+  return new InvalidArgumentError(
+    `Cannot unpack layer: invalid ${c} data (${err instanceof Error ? err.message : String(err)})`,
+    { cause: err },
+  );
+}
+
 function describe(c: Compression): string {
   return c === "none" ? "uncompressed" : c;
 }

@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import { InternalError, InvalidArgumentError } from "../errors.ts";
 import { type TarHandler, type TarHeader, TarParser } from "../image/tar_reader.ts";
-import { decompress } from "./decompress.ts";
+import { compressionOf, type DecoderFactory, decompress, decompressInto } from "./decompress.ts";
 import { errorCode, type LayerFs } from "./layer_fs.ts";
 
 /** Options of {@link applyLayer}. */
@@ -28,6 +28,8 @@ export interface ApplyLayerOptions {
   signal?: AbortSignal;
   /** Called with the running count of uncompressed bytes after each chunk. */
   onProgress?: (uncompressedBytes: number) => void;
+  /** Synchronous decoders to use instead of node:zlib (the host passes native ones). */
+  decoders?: DecoderFactory;
 }
 
 /** Result of {@link applyLayer}. */
@@ -40,6 +42,58 @@ export interface ApplyLayerResult {
   entries: number;
   /** Non-fatal problems (xattrs the file system refused), one line each. */
   warnings: string[];
+}
+
+/**
+ * Optional {@link LayerFs} extension: a regular file's metadata set through its open handle,
+ * which skips three path walks per file (the host one uses fchown/fchmod/futimens).
+ */
+export interface HandleMetaFs {
+  /** fchown, then fchmod (setuid/setgid/sticky included), then futimens; closes the handle in
+   * every case. */
+  finishFile(
+    handle: number,
+    uid: number,
+    gid: number,
+    mode: number,
+    atime: [number, number],
+    mtime: [number, number],
+  ): void;
+}
+
+function hasHandleMeta(fs: LayerFs): fs is LayerFs & HandleMetaFs {
+  return typeof (fs as Partial<HandleMetaFs>).finishFile === "function";
+}
+
+/** Options of {@link LayerApplier.applyLayer}: those of {@link applyLayer} without the `fs`. */
+export type RemoteApplyOptions = Omit<ApplyLayerOptions, "fs">;
+
+/**
+ * Applies whole layers elsewhere, e.g. on a Worker thread so that several layers extract on
+ * several cores at once (the extraction syscalls are synchronous and CPU-bound). A
+ * {@link LayerFs} that also implements this (the host one does) is used so by `LayerStore`.
+ * Same contract as {@link applyLayer}; in addition, when the returned promise settles, nothing
+ * touches `destDir` any more, so the caller may remove it at once.
+ */
+export interface LayerApplier {
+  /** Decompresses, hashes and extracts `stream` into `destDir` (which must exist). */
+  applyLayer(
+    stream: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+    destDir: string,
+    options: RemoteApplyOptions,
+  ): Promise<ApplyLayerResult>;
+  /**
+   * Optional, best effort: tells the file system that every directory created directly in
+   * `dir` starts a new hierarchy (ext4's `chattr +T`), so each layer gets a block group of its
+   * own instead of crowding, with every other layer, the group of the store's tmp directory.
+   */
+  markTopDir?(dir: string): void;
+}
+
+/** True when `x` offers {@link LayerApplier.applyLayer}. */
+export function isLayerApplier(x: unknown): x is LayerApplier {
+  return typeof x === "object" && x !== null &&
+    typeof (x as { applyLayer?: unknown }).applyLayer === "function";
 }
 
 /**
@@ -56,7 +110,26 @@ export async function applyLayer(
   const parser = new TarParser(extractor);
   const hash = createHash("sha256");
   let size = 0;
+  const compression = compressionOf(options.mediaType);
+  const decoder = compression === "none" ? undefined : options.decoders?.(compression);
   try {
+    if (decoder) {
+      // One synchronous pass per input chunk: decode into a reused buffer, hash, extract.
+      await decompressInto(stream, options, decoder, (out) => {
+        hash.update(out);
+        size += out.length;
+        parser.push(out);
+        options.onProgress?.(size);
+      });
+      parser.end();
+      extractor.finish();
+      return {
+        diffId: `sha256:${hash.digest("hex")}`,
+        size,
+        entries: extractor.entries,
+        warnings: extractor.warnings,
+      };
+    }
     for await (const chunk of decompress(stream, options)) {
       options.signal?.throwIfAborted();
       hash.update(chunk);
@@ -105,6 +178,7 @@ export class LayerExtractor implements TarHandler {
   readonly warnings: string[] = [];
   readonly #root: string;
   readonly #fs: LayerFs;
+  readonly #handleMeta: (LayerFs & HandleMetaFs) | undefined;
   /** Cleaned relative dir path → real directory path inside the root (verified, not a link). */
   readonly #dirs = new Map<string, string>();
   /** Directory mtimes, applied last (writing into a directory changes its mtime). */
@@ -117,6 +191,7 @@ export class LayerExtractor implements TarHandler {
   constructor(root: string, fs: LayerFs) {
     this.#root = root.replace(/\/+$/, "") || "/";
     this.#fs = fs;
+    this.#handleMeta = hasHandleMeta(fs) ? fs : undefined;
   }
 
   /** Creates the entry (files get their data through {@link onData}). */
@@ -145,6 +220,18 @@ export class LayerExtractor implements TarHandler {
     const handle = this.#handle;
     this.#handle = undefined;
     try {
+      if (this.#handleMeta && !hasXattrs(h)) {
+        const mtime: [number, number] = [h.mtime, h.mtimeNsec];
+        this.#handleMeta.finishFile(
+          handle,
+          h.uid,
+          h.gid,
+          h.mode,
+          paxTime(h.pax.atime) ?? mtime,
+          mtime,
+        );
+        return;
+      }
       this.#fs.close(handle);
       this.#metadata(this.#filePath, h, false);
     } catch (err) {
@@ -200,30 +287,29 @@ export class LayerExtractor implements TarHandler {
     }
     const parent = this.#resolveDir(parentRel, true);
     const path = `${parent}/${base}`;
-    const existing = this.#fs.lstat(path);
-    if (existing) {
-      if (existing.type === "dir" && h.type === "dir") {
-        this.#metadata(path, h, false);
-        return;
-      }
-      this.#remove(path);
-    }
     const fs = this.#fs;
+    // Files, directories and symlinks are created first and only looked at when something is
+    // in the way (EEXIST): in a fresh layer that saves an lstat per entry.
     switch (h.type) {
       case "file":
       case "contiguous":
-        this.#handle = fs.createFile(path, 0o600);
+        this.#handle = this.#make(path, h, () => fs.createFile(path, 0o600));
         this.#filePath = path;
         this.#fileHeader = h;
-        // onEntryEnd closes it and applies metadata.
+        // onEntryEnd applies metadata and closes it.
         return;
       case "dir":
-        fs.mkdir(path, 0o700);
-        break;
+        this.#make(path, h, () => fs.mkdir(path, 0o700));
+        this.#metadata(path, h, false);
+        return;
       case "symlink":
-        fs.symlink(h.linkname, path);
+        this.#make(path, h, () => fs.symlink(h.linkname, path));
         this.#metadata(path, h, true);
         return;
+    }
+    const existing = fs.lstat(path);
+    if (existing) this.#remove(path);
+    switch (h.type) {
       case "hardlink": {
         const target = this.#resolveLinkTarget(h);
         fs.link(target, path);
@@ -239,6 +325,22 @@ export class LayerExtractor implements TarHandler {
         break;
     }
     this.#metadata(path, h, false);
+  }
+
+  /**
+   * Runs `create`; on EEXIST removes what is there and runs it once more, except that an
+   * existing directory stays when a directory is wanted (its metadata is then updated).
+   */
+  #make<T>(path: string, h: TarHeader, create: () => T): T {
+    try {
+      return create();
+    } catch (err) {
+      if (errorCode(err) !== "EEXIST") throw err;
+    }
+    const existing = this.#fs.lstat(path);
+    if (existing?.type === "dir" && h.type === "dir") return undefined as T;
+    if (existing) this.#remove(path);
+    return create();
   }
 
   #whiteout(h: TarHeader, parentRel: string[], base: string): void {
@@ -360,6 +462,11 @@ export class LayerExtractor implements TarHandler {
     if (h.type === "dir") this.#dirTimes.set(path, { atime, mtime });
     else fs.lutimes(path, atime, mtime);
   }
+}
+
+function hasXattrs(h: TarHeader): boolean {
+  for (const _ in h.xattrs) return true;
+  return false;
 }
 
 function paxTime(text: string | undefined): [number, number] | undefined {

@@ -14,7 +14,7 @@ import { z } from "zod";
 import { InternalError, InvalidArgumentError, NotFoundError } from "../errors.ts";
 import type { Paths } from "../paths.ts";
 import { atomicWriteJsonSync, fsyncDirSync } from "../util/atomic_write.ts";
-import { applyLayer } from "./layer_apply.ts";
+import { applyLayer, isLayerApplier, type LayerApplier } from "./layer_apply.ts";
 import type { LayerFs } from "./layer_fs.ts";
 import { ownerTag, sweepDeadOwners } from "./stale_temp.ts";
 
@@ -93,13 +93,20 @@ function hexOf(chainId: string): string {
 export class LayerStore {
   readonly #paths: Paths;
   readonly #fs: LayerFs;
+  readonly #applier: LayerApplier | undefined;
   readonly #inflight = new Map<string, Promise<void>>();
   #swept = false;
 
-  /** `layerFs` performs the extraction syscalls (the engine passes `HostLayerFs`). */
-  constructor(paths: Paths, layerFs: LayerFs) {
+  /**
+   * `layerFs` performs the extraction syscalls (the engine passes `HostLayerFs`). Layers are
+   * applied through `applier` when given, else through `layerFs` itself when it is also a
+   * {@link LayerApplier} (the host one applies each layer on its own Worker thread, so layers
+   * of one image extract on several cores), else on this thread.
+   */
+  constructor(paths: Paths, layerFs: LayerFs, applier?: LayerApplier) {
     this.#paths = paths;
     this.#fs = layerFs;
+    this.#applier = applier ?? (isLayerApplier(layerFs) ? layerFs : undefined);
   }
 
   /** Directory of a layer (whether or not it exists). */
@@ -176,6 +183,7 @@ export class LayerStore {
     if (this.#swept) return;
     this.#swept = true;
     sweepDeadOwners(this.#paths.tmpDir, ["layer-", "rm-"]);
+    this.#applier?.markTopDir?.(this.#paths.tmpDir);
   }
 
   async #unpack(hex: string, options: UnpackOptions): Promise<void> {
@@ -190,12 +198,14 @@ export class LayerStore {
       fs.mkdirSync(diff, { mode: 0o755 });
       fs.chmodSync(diff, 0o755);
       const stream = await options.open();
-      const result = await applyLayer(stream, diff, {
+      const applyOptions = {
         mediaType: options.mediaType,
-        fs: this.#fs,
         signal: options.signal,
         onProgress: options.onProgress,
-      });
+      };
+      const result = this.#applier
+        ? await this.#applier.applyLayer(stream, diff, applyOptions)
+        : await applyLayer(stream, diff, { ...applyOptions, fs: this.#fs });
       if (result.diffId !== options.diffId) {
         throw new InvalidArgumentError(
           `Cannot unpack layer "${options.chainId}": content hashes to "${result.diffId}", ` +
