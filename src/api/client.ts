@@ -198,6 +198,19 @@ export function createBodyFromRunOptions(
       RestartPolicy: restart,
       LogConfig: { Type: "json-file", Config: logConfig },
     },
+    // `--ip` and `--network-alias` travel per network, as the docker CLI sends them.
+    ...(o.ip || o.networkAliases?.length
+      ? {
+        NetworkingConfig: {
+          EndpointsConfig: {
+            [o.network ?? "default"]: {
+              ...(o.networkAliases?.length ? { Aliases: o.networkAliases } : {}),
+              ...(o.ip ? { IPAMConfig: { IPv4Address: o.ip } } : {}),
+            },
+          },
+        },
+      }
+      : {}),
     // `--mount` CSV strings have no Docker JSON equivalent here; refuse rather than drop them.
     ...(o.mounts?.length
       ? (() => {

@@ -101,6 +101,15 @@ const CreateBodySchema = z.looseObject({
   Healthcheck: z.looseObject({ Test: strList }).nullish(),
   ExposedPorts: z.record(z.string(), z.unknown()).nullish(),
   HostConfig: HostConfigSchema.nullish(),
+  NetworkingConfig: z.looseObject({
+    EndpointsConfig: z.record(
+      z.string(),
+      z.looseObject({
+        Aliases: strList,
+        IPAMConfig: z.looseObject({ IPv4Address: z.string().nullish() }).nullish(),
+      }).nullish(),
+    ).nullish(),
+  }).nullish(),
 });
 
 type CreateBody = z.infer<typeof CreateBodySchema>;
@@ -258,6 +267,11 @@ export function runOptionsFromCreateBody(body: unknown, name?: string | null): C
   };
   const publish = publishFromPortBindings(h.PortBindings);
   if (publish.length) options.publish = publish;
+  // The endpoint of the container's own network mode carries `--ip` and `--network-alias`.
+  const endpoints = b.NetworkingConfig?.EndpointsConfig ?? {};
+  const endpoint = endpoints[h.NetworkMode ?? "default"] ?? Object.values(endpoints)[0];
+  if (endpoint?.Aliases?.length) options.networkAliases = endpoint.Aliases;
+  if (endpoint?.IPAMConfig?.IPv4Address) options.ip = endpoint.IPAMConfig.IPv4Address;
   if (h.PublishAllPorts) options.publishAll = true;
   const expose = Object.keys(b.ExposedPorts ?? {});
   if (expose.length) options.expose = expose;
