@@ -18,10 +18,22 @@ interface Rule {
 }
 
 const RULES: Rule[] = [
-  { from: /^src\/(?!runtime\/|network\/)/, forbid: /^ffi\//, why: "only src/runtime and src/network import ffi/" },
+  {
+    from: /^src\/(?!runtime\/|network\/)/,
+    forbid: /^ffi\//,
+    why: "only src/runtime and src/network import ffi/",
+  },
   { from: /^ffi\//, forbid: /^src\//, why: "ffi/ is the bottom layer" },
-  { from: /^src\/(storage|image)\//, forbid: /^src\/(runtime|network|engine|cli|api)/, why: "storage and image never reach up (they describe mounts, the runtime performs them)" },
-  { from: /^src\/(cgroups|security|storage|image|container|spec|runtime|network)\//, forbid: /^src\/(engine\.ts|cli\/|api\/)/, why: "lower layers never import the engine, cli or api" },
+  {
+    from: /^src\/(storage|image)\//,
+    forbid: /^src\/(runtime|network|engine|cli|api)/,
+    why: "storage and image never reach up (they describe mounts, the runtime performs them)",
+  },
+  {
+    from: /^src\/(cgroups|security|storage|image|container|spec|runtime|network)\//,
+    forbid: /^src\/(engine\.ts|cli\/|api\/)/,
+    why: "lower layers never import the engine, cli or api",
+  },
 ];
 
 function* walk(dir: string): Generator<string> {
@@ -32,7 +44,8 @@ function* walk(dir: string): Generator<string> {
   }
 }
 
-const importRe = /(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
+const importRe =
+  /(?:import|export)\s[^'"]*?from\s*["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g;
 let violations = 0;
 for (const top of ["src", "ffi"]) {
   for (const file of walk(path.join(ROOT, top))) {

@@ -9,5 +9,8 @@ Deno.test("info: reports seccomp with the builtin profile, as docker's SecurityO
   assert.equal(opts.includes("name=seccomp,profile=builtin"), kernelHasSeccomp);
   assert.ok(opts.includes("name=cgroupns"));
   const text = await cli(["info"]);
-  assert.match(text.out, /^ Security Options:\n(  seccomp\n   Profile: builtin\n)?  cgroupns$/m);
+  const want = kernelHasSeccomp
+    ? " Security Options:\n  seccomp\n   Profile: builtin\n  cgroupns\n"
+    : " Security Options:\n  cgroupns\n";
+  assert.ok(text.out.includes(want), text.out);
 });

@@ -8,9 +8,12 @@ function assertEquals(a: unknown, b: unknown) {
 }
 
 Deno.test("errno is read on the calling thread after a failed call", () => {
-  const sym = libc("test-errno", {
-    rmdir: { parameters: ["buffer"], result: "i32" },
-  } as const);
+  const sym = libc(
+    "test-errno",
+    {
+      rmdir: { parameters: ["buffer"], result: "i32" },
+    } as const,
+  );
   const rc = sym.rmdir(cstr("/nonexistent-docker-ts-dir"));
   assertEquals(rc, -1);
   assertEquals(errnoName(errno()), "ENOENT");
