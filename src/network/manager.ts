@@ -975,7 +975,8 @@ export class NetworkManager {
         address: n.gateway,
         port: this.#opts.dnsPort ?? 53,
         lookup: (name) => this.#lookup(n.id, name),
-        upstreams: this.#opts.dnsUpstreams ?? hostNameservers(),
+        // An internal network reaches nothing outside, names included (as Docker's embedded DNS).
+        upstreams: n.internal ? [] : this.#opts.dnsUpstreams ?? hostNameservers(),
       });
       d = { server, refs: new Set() };
       this.#dns.set(n.id, d);
