@@ -14,13 +14,17 @@ import { describeError, InvalidArgumentError, NotImplementedError } from "../../
 import type {
   ConsoleSize,
   ContainerStatus,
-  ContainerSummary,
   RunOptionsInput,
   StartOptions,
   SupervisionOptionsInput,
 } from "../../engine_api.ts";
 import type { HijackedConn, ResponseWriter } from "../http_server.ts";
-import { checkFilterNames, matchLabels, parseFilters } from "../filters.ts";
+import {
+  checkContainerFilters,
+  containerFiltersNeedAll,
+  filterContainers,
+  parseFilters,
+} from "../filters.ts";
 import { encodeFrame } from "../stream_framing.ts";
 import { type ApiContext, type ApiRequest, type RouteTable, sendJson } from "./_common.ts";
 import { logEntryBytes, need } from "./lifecycle.ts";
@@ -370,87 +374,17 @@ async function createContainer(
   await sendJson(res, 201, result);
 }
 
-const STATUSES: readonly ContainerStatus[] = [
-  "created",
-  "restarting",
-  "running",
-  "removing",
-  "paused",
-  "exited",
-  "dead",
-];
-
-function nameMatches(pattern: string, names: string[]): boolean {
-  let re: RegExp | undefined;
-  try {
-    re = new RegExp(pattern);
-  } catch {
-    re = undefined;
-  }
-  return names.some((n) => re ? re.test(n) : n.includes(pattern));
-}
-
-function ancestorMatches(value: string, c: ContainerSummary): boolean {
-  const norm = (s: string): string => {
-    const noDomain = s.replace(/^docker\.io\/(library\/)?/, "");
-    const lastSlash = noDomain.lastIndexOf("/");
-    return noDomain.lastIndexOf(":") > lastSlash || noDomain.includes("@")
-      ? noDomain
-      : `${noDomain}:latest`;
-  };
-  if (norm(value) === norm(c.Image)) return true;
-  const hex = value.replace(/^sha256:/, "");
-  return /^[a-f0-9]{4,64}$/.test(hex) && c.ImageID.replace(/^sha256:/, "").startsWith(hex);
-}
-
 async function listContainers(
   req: ApiRequest,
   res: ResponseWriter,
   ctx: ApiContext,
 ): Promise<void> {
   const filters = parseFilters(req.query.get("filters"));
-  checkFilterNames(filters, [
-    "id",
-    "name",
-    "label",
-    "status",
-    "ancestor",
-    "exited",
-    "before",
-    "since",
-  ]);
-  for (const s of filters.get("status") ?? []) {
-    if (!STATUSES.includes(s as ContainerStatus)) {
-      throw new InvalidArgumentError(`Invalid filter 'status=${s}'`);
-    }
-  }
+  checkContainerFilters(filters);
   const limit = req.int("limit") ?? -1;
-  const all = req.bool("all") || limit > 0 || filters.has("before") || filters.has("since") ||
-    filters.has("exited") || (filters.get("status")?.some((s) => s !== "running") ?? false);
+  const all = req.bool("all") || limit > 0 || containerFiltersNeedAll(filters);
   let rows = await ctx.engine.list({ all });
-  const f = (name: string, keep: (v: string, c: ContainerSummary) => boolean): void => {
-    const values = filters.get(name);
-    if (values?.length) rows = rows.filter((c) => values.some((v) => keep(v, c)));
-  };
-  f("id", (v, c) => c.Id.startsWith(v));
-  f("name", (v, c) => nameMatches(v, c.Names));
-  f("status", (v, c) => c.State === v);
-  f("ancestor", ancestorMatches);
-  f("exited", (v, c) => {
-    if (c.State !== "exited") return false;
-    const m = /^Exited \((-?\d+)\)/.exec(c.Status);
-    return m !== null && Number(m[1]) === Number(v);
-  });
-  const labels = filters.get("label");
-  if (labels?.length) rows = rows.filter((c) => matchLabels(c.Labels, labels));
-  for (const key of ["before", "since"] as const) {
-    const v = filters.get(key)?.[0];
-    if (v === undefined) continue;
-    const pivot = await ctx.engine.inspect(v);
-    const t = Math.floor(Date.parse(pivot.Created) / 1000);
-    const id = pivot.Id;
-    rows = rows.filter((c) => c.Id !== id && (key === "before" ? c.Created <= t : c.Created >= t));
-  }
+  rows = await filterContainers(rows, filters, (ref) => ctx.engine.inspect(ref));
   if (limit > 0) rows = rows.slice(0, limit);
   await sendJson(res, 200, rows);
 }

@@ -1,6 +1,7 @@
 /**
  * `docker-ts daemon`: the engine plus the Docker Engine API server (see `src/api/daemon.ts`).
- * The global `--root`/`--runroot` apply; `-H` names the socket (default
+ * `--root`/`--runroot` may come before the verb (global flags) or after it, as the README shows
+ * (`docker-ts daemon --root DIR --runroot DIR`); `-H` names the socket (default
  * `<runroot>/docker-ts.sock`).
  *
  * @module
@@ -23,6 +24,18 @@ export const command: Command = {
       description: "Daemon socket to listen on (default unix://<runroot>/docker-ts.sock)",
     },
     {
+      name: "root",
+      kind: "string",
+      valueName: "string",
+      description: "Root directory of persistent state (overrides the global --root)",
+    },
+    {
+      name: "runroot",
+      kind: "string",
+      valueName: "string",
+      description: "Root directory of runtime state (overrides the global --runroot)",
+    },
+    {
       name: "bridge",
       short: "b",
       kind: "string",
@@ -37,9 +50,11 @@ export const command: Command = {
   args: { max: 0 },
   async action(ctx, parsed): Promise<number> {
     const { daemonMain } = await import("../../api/daemon.ts");
+    const root = String(parsed.values.root || "") || ctx.root;
+    const runroot = String(parsed.values.runroot || "") || ctx.runroot;
     const host = String(parsed.values.host || ctx.host || "") ||
-      `unix://${defaultSocket(ctx.runroot)}`;
-    const args = ["-H", host, "--root", ctx.root, "--runroot", ctx.runroot];
+      `unix://${defaultSocket(runroot)}`;
+    const args = ["-H", host, "--root", root, "--runroot", runroot];
     if (parsed.values.bridge) args.push("--bridge", String(parsed.values.bridge));
     if (parsed.values["idle-exit"]) args.push("--idle-exit", String(parsed.values["idle-exit"]));
     return await daemonMain(args);

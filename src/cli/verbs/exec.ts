@@ -52,7 +52,8 @@ export const command: Command = {
   ],
   interspersed: false,
   args: { min: 2 },
-  engineErrorCode: 126,
+  // Engine errors (no such container, not running) exit 1 as docker's; a command that cannot
+  // run carries its own 126/127 (ContainerExecError).
   async action(ctx, parsed): Promise<number> {
     const engine = await ctx.engine();
     const [id, ...cmd] = parsed.positionals;

@@ -8,7 +8,12 @@ import { bool, num, PROG, str } from "../command.ts";
 import type { ContainerSummary } from "../../engine_api.ts";
 import { renderList } from "../table.ts";
 import { shortId, timeAgo } from "../units.ts";
-import { CliError } from "../cli_error.ts";
+import {
+  checkContainerFilters,
+  containerFiltersNeedAll,
+  filterContainers,
+  filtersFromFlags,
+} from "../../api/filters.ts";
 
 const DEFAULT_TABLE =
   "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
@@ -125,10 +130,14 @@ export const command: Command = {
   async action(ctx, parsed): Promise<number> {
     let last = num(parsed, "last");
     if (bool(parsed, "latest")) last = 1;
-    const all = bool(parsed, "all") || last > 0;
+    // Docker's filter semantics (OR within a key, AND across keys, status values checked)
+    // whether the list comes from the in-process engine or a daemon.
+    const filters = filtersFromFlags(parsed.values.filter as string[]);
+    checkContainerFilters(filters);
+    const all = bool(parsed, "all") || last > 0 || containerFiltersNeedAll(filters);
     const engine = await ctx.engine();
     let rows = await engine.list({ all });
-    rows = applyFilters(rows, parsed.values.filter as string[]);
+    rows = await filterContainers(rows, filters, (ref) => engine.inspect(ref));
     rows.sort((a, b) => b.Created - a.Created);
     if (last > 0) rows = rows.slice(0, last);
     const trunc = !bool(parsed, "no-trunc");
@@ -145,52 +154,3 @@ export const command: Command = {
     return 0;
   },
 };
-
-function applyFilters(rows: ContainerSummary[], filters: string[]): ContainerSummary[] {
-  let out = rows;
-  for (const f of filters) {
-    const eq = f.indexOf("=");
-    if (eq <= 0) throw new CliError(`bad format of filter (expected name=value)`);
-    const key = f.slice(0, eq);
-    const value = f.slice(eq + 1);
-    switch (key) {
-      case "id":
-        out = out.filter((c) => c.Id.startsWith(value));
-        break;
-      case "name": {
-        let re: RegExp;
-        try {
-          re = new RegExp(value);
-        } catch {
-          throw new CliError(`invalid filter 'name=${value}': not a regular expression`);
-        }
-        out = out.filter((c) => c.Names.some((n) => re.test(n.replace(/^\//, ""))));
-        break;
-      }
-      case "status":
-        out = out.filter((c) => c.State === value);
-        break;
-      case "label": {
-        const le = value.indexOf("=");
-        out = out.filter((c) =>
-          le === -1
-            ? value in (c.Labels ?? {})
-            : c.Labels?.[value.slice(0, le)] === value.slice(le + 1)
-        );
-        break;
-      }
-      case "ancestor":
-        out = out.filter((c) =>
-          c.Image === value || c.ImageID === value ||
-          c.ImageID.replace(/^sha256:/, "").startsWith(value)
-        );
-        break;
-      case "exited":
-        out = out.filter((c) => c.State === "exited" && c.Status.startsWith(`Exited (${value})`));
-        break;
-      default:
-        throw new CliError(`invalid filter '${key}'`);
-    }
-  }
-  return out;
-}
