@@ -21,6 +21,7 @@ import * as path from "node:path";
 import { InvalidArgumentError } from "../errors.ts";
 import { atomicWriteJsonSync } from "../util/atomic_write.ts";
 import { withLock } from "./lock.ts";
+import { releaseConverted } from "../runtime/log_space.ts";
 
 /** The two output streams of a container. */
 export type LogStream = "stdout" | "stderr";
@@ -36,6 +37,12 @@ const STATE_FILE = "log-state.json";
 const MAX_LINE = 16 * 1024;
 /** Bytes converted per stream per pass, so one chatty container cannot stall the daemon. */
 const MAX_PASS = 4 * 1024 * 1024;
+/**
+ * Unconverted raw output kept at most, per stream. The kernel writes the raw files with no
+ * backpressure, so a container writing faster than conversion would otherwise fill the disk;
+ * past this backlog the oldest unconverted bytes are dropped (and the drop logged on stderr).
+ */
+const MAX_BACKLOG = 64 * 1024 * 1024;
 
 /** `--log-opt` values docker-ts honours for the json-file driver. */
 export interface LogConfig {
@@ -250,7 +257,20 @@ export class ContainerLogs {
     const lines: string[] = [];
     const next: LogState = { ...st };
     for (const stream of ["stdout", "stderr"] as const) {
-      const chunk = readRange(this.rawPath(stream), st[stream], MAX_PASS);
+      const raw = this.rawPath(stream);
+      let from = st[stream];
+      const backlog = rawSize(raw) - from;
+      if (backlog > MAX_BACKLOG) {
+        const dropped = backlog - MAX_BACKLOG;
+        from += dropped;
+        next[stream] = from;
+        lines.push(JSON.stringify({
+          log: `docker-ts: ${dropped} bytes of ${stream} dropped: the log could not keep up\n`,
+          stream: "stderr",
+          time: nowRfc3339Nano(),
+        }));
+      }
+      const chunk = readRange(raw, from, MAX_PASS);
       if (!chunk.length) continue;
       // A full pass may stop mid-line: only a short read reached the real end of the file.
       const { entries, consumed } = splitLines(chunk, final && chunk.length < MAX_PASS);
@@ -261,29 +281,55 @@ export class ContainerLogs {
           time: nowRfc3339Nano(),
         }));
       }
-      next[stream] = st[stream] + consumed;
+      next[stream] = from + consumed;
     }
     if (!lines.length) {
       if (next.stdout !== st.stdout || next.stderr !== st.stderr) this.#writeState(next);
+      this.#release(next);
       return 0;
     }
-    const body = new TextEncoder().encode(lines.join("\n") + "\n");
-    if (
-      this.config.maxSize !== undefined && next.json > 0 &&
-      next.json + body.length > this.config.maxSize
-    ) {
-      this.#rotate();
-      next.json = 0;
+    // Written in pieces that respect max-size, so no json file outgrows it by a whole pass.
+    const encoder = new TextEncoder();
+    let piece: string[] = [];
+    let pieceBytes = 0;
+    const flush = (): void => {
+      if (!piece.length) return;
+      const body = encoder.encode(piece.join(""));
+      const fd = fs.openSync(this.jsonPath, "a", 0o640);
+      try {
+        fs.writeSync(fd, body);
+      } finally {
+        fs.closeSync(fd);
+      }
+      next.json += body.length;
+      piece = [];
+      pieceBytes = 0;
+    };
+    for (const line of lines) {
+      const text = line + "\n";
+      const size = encoder.encode(text).length;
+      const max = this.config.maxSize;
+      if (max !== undefined && next.json + pieceBytes > 0 && next.json + pieceBytes + size > max) {
+        flush();
+        if (next.json > 0) {
+          this.#rotate();
+          next.json = 0;
+        }
+      }
+      piece.push(text);
+      pieceBytes += size;
     }
-    const fd = fs.openSync(this.jsonPath, "a", 0o640);
-    try {
-      fs.writeSync(fd, body);
-    } finally {
-      fs.closeSync(fd);
-    }
-    next.json += body.length;
+    flush();
     this.#writeState(next);
+    this.#release(next);
     return lines.length;
+  }
+
+  /** Frees the disk blocks of raw output that is converted (its offsets stay valid). */
+  #release(offsets: LogState): void {
+    for (const stream of ["stdout", "stderr"] as const) {
+      releaseConverted(this.rawPath(stream), offsets[stream]);
+    }
   }
 
   #rotate(): void {
@@ -342,7 +388,8 @@ export class ContainerLogs {
       const st = this.#readState();
       const offsets = { stdout: st.stdout, stderr: st.stderr };
       for (const stream of ["stdout", "stderr"] as const) {
-        const chunk = readRange(this.rawPath(stream), st[stream], Infinity);
+        // Bounded like conversion: never more than the backlog the converter keeps.
+        const chunk = readRange(this.rawPath(stream), st[stream], MAX_BACKLOG);
         offsets[stream] += chunk.length;
         const time = nowRfc3339Nano();
         for (const data of splitLines(chunk, true).entries) entries.push({ stream, time, data });
