@@ -42,7 +42,7 @@ const MAX_PASS = 4 * 1024 * 1024;
  * backpressure, so a container writing faster than conversion would otherwise fill the disk;
  * past this backlog the oldest unconverted bytes are dropped (and the drop logged on stderr).
  */
-const MAX_BACKLOG = 64 * 1024 * 1024;
+const MAX_BACKLOG = 16 * 1024 * 1024;
 
 /** `--log-opt` values docker-ts honours for the json-file driver. */
 export interface LogConfig {
