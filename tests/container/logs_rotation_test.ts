@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
+import { withLogs as withLogsAt } from "./_logs.ts";
 import {
-  ContainerLogs,
+  type ContainerLogs,
   parseLogOptions,
   parseRfc3339Nano,
   readLogs,
@@ -16,24 +17,11 @@ import {
 
 const ID = "a".repeat(64);
 
-async function withLogs(
+function withLogs(
   opts: string[],
   fn: (logs: ContainerLogs, dir: string) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "dts-logs-" });
-  try {
-    await fn(
-      new ContainerLogs({
-        dir,
-        id: ID,
-        config: parseLogOptions(opts),
-        locksDir: path.join(dir, "locks"),
-      }),
-      dir,
-    );
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return withLogsAt(ID, opts, fn);
 }
 
 function jsonLines(file: string): { log: string; stream: string; time: string }[] {

@@ -7,29 +7,17 @@
 import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { ContainerLogs, parseLogOptions } from "../../src/container/logs.ts";
+import { withLogs as withLogsAt } from "./_logs.ts";
+import type { ContainerLogs } from "../../src/container/logs.ts";
 
 const ID = "b".repeat(64);
 const MiB = 1024 * 1024;
 
-async function withLogs(
+function withLogs(
   opts: string[],
   fn: (logs: ContainerLogs, dir: string) => Promise<void>,
 ): Promise<void> {
-  const dir = await Deno.makeTempDir({ prefix: "dts-logspace-" });
-  try {
-    await fn(
-      new ContainerLogs({
-        dir,
-        id: ID,
-        config: parseLogOptions(opts),
-        locksDir: path.join(dir, "locks"),
-      }),
-      dir,
-    );
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+  return withLogsAt(ID, opts, fn);
 }
 
 function appendLines(file: string, bytes: number): void {
