@@ -8,6 +8,7 @@ import { libc } from "./library.ts";
 import { errno } from "./errno.ts";
 import { SyscallError } from "./syscall_error.ts";
 import { close, O_CLOEXEC, O_NOCTTY, O_RDWR } from "./io.ts";
+import { openat2, RESOLVE_IN_ROOT } from "./mount.ts";
 
 const ptySymbols = {
   /** int posix_openpt(int flags); posix_openpt(3) */
@@ -40,6 +41,12 @@ export const TIOCGWINSZ = 0x5413;
 export const TIOCSWINSZ = 0x5414;
 /** Make the terminal the caller's controlling terminal. */
 export const TIOCSCTTY = 0x540e;
+/** Get the pty number of a master (`_IOR('T', 0x30, unsigned int)`). */
+export const TIOCGPTN = 0x80045430;
+/** Lock (non-zero) or unlock (0) the slave of a master (`_IOW('T', 0x31, int)`). */
+export const TIOCSPTLCK = 0x40045431;
+/** Open the slave of a master by fd, without a path lookup (`_IO('T', 0x41)`, Linux 4.13+). */
+export const TIOCGPTPEER = 0x5441;
 /** tcsetattr: apply now. */
 export const TCSANOW = 0;
 /** tcsetattr: apply after output drains, discarding pending input. */
@@ -66,6 +73,51 @@ export function openPtyMaster(): number {
   } catch (err) {
     close(fd);
     throw err;
+  }
+  return fd;
+}
+
+/**
+ * Opens a new pty master from the devpts instance under a root directory (e.g. a container's
+ * `/proc/<pid>/root`): `ptmx` (default `dev/pts/ptmx`) is resolved with openat2 RESOLVE_IN_ROOT,
+ * so a symlink planted by the container cannot make the engine open a host file. The master is
+ * O_RDWR | O_NOCTTY | O_CLOEXEC and unlocked; its slave is `/dev/pts/<ptyNumber(fd)>` in that root.
+ * glibc's grantpt/ptsname are not used: they look the slave up in the caller's own /dev/pts.
+ */
+export function openPtyMasterIn(rootFd: number, ptmx = "dev/pts/ptmx"): number {
+  const fd = openat2(rootFd, ptmx, O_RDWR | O_NOCTTY | O_CLOEXEC, RESOLVE_IN_ROOT);
+  try {
+    ptyNumber(fd); // ENOTTY here: the path is not a ptmx
+    if (sym().ioctl(fd, BigInt(TIOCSPTLCK), new Uint8Array(4)) === -1) {
+      throw new SyscallError("ioctl", errno(), { action: "Cannot unlock the pty", path: ptmx });
+    }
+  } catch (err) {
+    close(fd);
+    throw err;
+  }
+  return fd;
+}
+
+/** The number N of a pty master's slave (`/dev/pts/N` in the master's devpts instance). */
+export function ptyNumber(masterFd: number): number {
+  const n = new Uint32Array(1);
+  if (sym().ioctl(masterFd, BigInt(TIOCGPTN), new Uint8Array(n.buffer)) === -1) {
+    throw new SyscallError("ioctl", errno(), {
+      action: "Cannot get the pty number of",
+      path: `fd ${masterFd}`,
+    });
+  }
+  return n[0];
+}
+
+/** Opens the slave of a pty master by fd (TIOCGPTPEER), O_RDWR | O_NOCTTY | O_CLOEXEC. */
+export function openPtyPeer(masterFd: number): number {
+  const fd = sym().ioctl_int(masterFd, BigInt(TIOCGPTPEER), BigInt(O_RDWR | O_NOCTTY | O_CLOEXEC));
+  if (fd === -1) {
+    throw new SyscallError("ioctl", errno(), {
+      action: "Cannot open the pty slave of",
+      path: `fd ${masterFd}`,
+    });
   }
   return fd;
 }

@@ -18,6 +18,7 @@ import {
 } from "./engine_api.ts";
 import { ConflictError, InvalidArgumentError, NotFoundError } from "./errors.ts";
 import type { ExecWorkerReply, ExecWorkerRequest } from "./runtime/exec_worker.ts";
+import type { Pty as PtyT } from "./runtime/pty.ts";
 import type { Stdio } from "./runtime/stdio.ts";
 
 const WORKER_URL = new URL("./runtime/exec_worker.ts", import.meta.url);
@@ -56,6 +57,51 @@ function runWorker(req: ExecWorkerRequest): Promise<ExecWorkerReply> {
     };
     worker.postMessage(req);
   }).finally(() => worker.terminate());
+}
+
+/**
+ * Stdio over a pty from the container's own devpts (`/proc/<pid>/root/dev/pts/ptmx`): the slave
+ * is `/dev/pts/N` inside the container, which the exec'd process opens there as its controlling
+ * terminal. A host pty's slave does not exist in the container's devpts, so `tty` said "not a
+ * tty" and the shell had no job control. The child's 0/1/2 are the slave; output is the master.
+ */
+async function containerTtyStdio(
+  pid: number,
+  size: ConsoleSize,
+  withStdin: boolean,
+): Promise<Stdio> {
+  const { Pty } = await import("./runtime/pty.ts");
+  const { readableFromFd, writableToFd } = await import("./runtime/stdio.ts");
+  let pty: PtyT;
+  try {
+    pty = Pty.open(size, undefined, { root: `/proc/${pid}/root` });
+  } catch (err) {
+    throw new ContainerExecError(
+      `Cannot allocate a terminal in the container: ${(err as Error).message}`,
+      126,
+      { cause: err },
+    );
+  }
+  const slave = pty.slaveFd;
+  // The master has up to three owners (the pty for resize, output, input); it closes with the last.
+  const stdout = readableFromFd(pty.master.retain(), { eioIsEof: true });
+  const stdin = withStdin ? writableToFd(pty.master.retain()) : undefined;
+  return {
+    childFds: [slave, slave, slave],
+    tty: { slavePath: pty.slavePath },
+    closeChildEnds: () => pty.closeSlave(),
+    stdin,
+    stdout,
+    pty,
+    close(opts = {}): void {
+      pty.closeSlave();
+      if (opts.streams) {
+        stdout.cancel().catch(() => {});
+        stdin?.abort().catch(() => {});
+      }
+      pty.close();
+    },
+  };
 }
 
 /** The exec instances of one engine. */
@@ -114,12 +160,21 @@ export class ExecManager {
     const o = e.options;
     const { createStdio } = await import("./runtime/stdio.ts");
     const attached = !io.detach;
-    const stdio = createStdio({
-      stdin: o.interactive && io.stdin && attached ? "pipe" : "null",
-      stdout: attached && io.stdout ? "pipe" : "null",
-      stderr: attached && io.stderr && !o.tty ? "pipe" : "null",
-      tty: o.tty ? (io.consoleSize ?? { rows: 24, cols: 80 }) : undefined,
-    });
+    const stdin = o.interactive && io.stdin && attached ? "pipe" : "null";
+    const stdio = o.tty
+      ? await containerTtyStdio(
+        c.state.pid!,
+        io.consoleSize ?? { rows: 24, cols: 80 },
+        stdin === "pipe",
+      ).catch((err) => {
+        e.exitCode = 126;
+        throw err;
+      })
+      : createStdio({
+        stdin,
+        stdout: attached && io.stdout ? "pipe" : "null",
+        stderr: attached && io.stderr ? "pipe" : "null",
+      });
     e.stdio = stdio;
     const cg = await this.#ctx.cgroup(e.containerId).catch(() => null);
     const v1Dirs = cg && cg.version === 1 ? Object.values(cg.paths) : [];

@@ -25,6 +25,7 @@ import {
   dupCloexec,
   O_CLOEXEC,
   O_RDONLY,
+  O_RDWR,
   openFd,
   PR_CAP_AMBIENT,
   PR_CAP_AMBIENT_RAISE,
@@ -38,6 +39,7 @@ import {
   setresuid,
   umask,
 } from "../../ffi/process.ts";
+import { fchown } from "../../ffi/fs.ts";
 import { type FileAction, posixSpawn, preloadSpawn } from "../../ffi/spawn.ts";
 import { resolveUser } from "../spec/user.ts";
 import { applyCredentials, type CredentialSyscalls } from "./credentials.ts";
@@ -67,7 +69,11 @@ export interface ExecWorkerRequest {
   cgroupDirs: string[];
   /** fds in this process that become the child's 0, 1, 2. */
   fds: [number, number, number];
-  /** Open this pty slave as fd 0 and controlling terminal (new session). */
+  /**
+   * The pty slave's path inside the container (`/dev/pts/N` of its own devpts; `fds` are then
+   * that slave). The child starts a new session and opens it as fd 0, which makes it the
+   * controlling terminal; 1 and 2 are copies.
+   */
   ttySlave?: string;
 }
 
@@ -265,6 +271,11 @@ function execIn(req: ExecWorkerRequest): ExecWorkerReply {
         }
         : req.process.capabilities,
     };
+    if (req.ttySlave !== undefined && user.uid !== 0) {
+      // The slave belongs to the engine's uid; a non-root exec user could not open it. Like
+      // runc, hand over the owner only (the devpts gid= option picks the group).
+      fchown(req.fds[0], user.uid, -1, req.ttySlave);
+    }
     const seccomp = req.privileged ? undefined : req.seccomp;
     const early = seccomp !== undefined && !proc.noNewPrivileges;
     if (early) loadSeccompFromSpec(seccomp);
@@ -272,16 +283,23 @@ function execIn(req: ExecWorkerRequest): ExecWorkerReply {
     umask(proc.user.umask ?? 0o022);
     if (seccomp !== undefined && !early) loadSeccompFromSpec(seccomp);
 
-    const high = req.fds.map((fd) => {
-      const d = dupCloexec(fd, HIGH_FD);
-      opened.push(d);
-      return d;
-    });
     const actions: FileAction[] = [];
-    // The pty slave goes in by fd: its host path does not exist in the container's mount
-    // namespace (own devpts), so opening it there failed every `exec -t` with ENOENT. The
-    // process gets a new session but no controlling terminal (no TIOCSCTTY in posix_spawn).
-    for (let i = 0; i < high.length; i++) actions.push({ op: "dup2", fd: high[i], newfd: i });
+    if (req.ttySlave !== undefined) {
+      // The slave is from the container's devpts, so its path resolves in this (the
+      // container's) mount namespace. posix_spawn runs setsid before the file actions: a session
+      // leader opening a tty without O_NOCTTY gets it as controlling terminal, with its own
+      // process group in the foreground (job control, ^C as SIGINT).
+      actions.push({ op: "open", fd: 0, path: req.ttySlave, flags: O_RDWR });
+      actions.push({ op: "dup2", fd: 0, newfd: 1 });
+      actions.push({ op: "dup2", fd: 0, newfd: 2 });
+    } else {
+      const high = req.fds.map((fd) => {
+        const d = dupCloexec(fd, HIGH_FD);
+        opened.push(d);
+        return d;
+      });
+      for (let i = 0; i < high.length; i++) actions.push({ op: "dup2", fd: high[i], newfd: i });
+    }
     actions.push({ op: "closefrom", fd: 3 });
     try {
       const pid = posixSpawn({

@@ -6,10 +6,24 @@
  * The engine also holds a slave fd until the child is spawned: without any slave open, the
  * master reports hang-up and reads fail with EIO, which would look like an early end of output.
  *
+ * For `exec -t` the pair comes from the running container's own devpts instance (`root`), so the
+ * slave exists as `/dev/pts/N` inside the container and the exec'd process can open it there as
+ * its controlling terminal; a host pty's slave does not exist in the container's /dev/pts.
+ *
  * @module
  */
-import { O_NOCTTY, O_RDWR, open, setNonblocking } from "../../ffi/io.ts";
-import { getWinSize, openPtyMaster, ptsname, setWinSize, type WinSize } from "../../ffi/pty.ts";
+import { close, O_CLOEXEC, O_NOCTTY, O_RDWR, open, setNonblocking } from "../../ffi/io.ts";
+import { O_DIRECTORY, O_PATH } from "../../ffi/process.ts";
+import {
+  getWinSize,
+  openPtyMaster,
+  openPtyMasterIn,
+  openPtyPeer,
+  ptsname,
+  ptyNumber,
+  setWinSize,
+  type WinSize,
+} from "../../ffi/pty.ts";
 import { InvalidArgumentError, InvalidStateError } from "../errors.ts";
 import { type IoLoop, ioLoop, SharedFd } from "./io_loop.ts";
 
@@ -23,11 +37,30 @@ function checkSize(size: WinSize): void {
   }
 }
 
+/** Where {@link Pty.open} takes the pty from. */
+export interface PtyOpenOptions {
+  /**
+   * A root directory whose devpts instance provides the pty, e.g. `/proc/<pid>/root` of a
+   * running container (default: the host's `/dev/ptmx`). `slavePath` is then the path inside
+   * that root.
+   */
+  root?: string;
+}
+
+function openMasterIn(root: string): number {
+  const rootFd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  try {
+    return openPtyMasterIn(rootFd);
+  } finally {
+    close(rootFd);
+  }
+}
+
 /** A pty pair owned by the engine. */
 export class Pty {
   /** The master fd, shared by the container's output and input streams. */
   readonly master: SharedFd;
-  /** The slave device, e.g. `/dev/pts/4`. */
+  /** The slave device, e.g. `/dev/pts/4` (inside `root` when opened from one). */
   readonly slavePath: string;
   #slaveFd: number;
   readonly #loop: IoLoop;
@@ -40,13 +73,24 @@ export class Pty {
   }
 
   /** Opens a pty pair with the given window size. */
-  static open(size: WinSize = { rows: 24, cols: 80 }, loop: IoLoop = ioLoop()): Pty {
+  static open(
+    size: WinSize = { rows: 24, cols: 80 },
+    loop: IoLoop = ioLoop(),
+    options: PtyOpenOptions = {},
+  ): Pty {
     checkSize(size);
-    const masterFd = openPtyMaster();
+    const masterFd = options.root === undefined ? openPtyMaster() : openMasterIn(options.root);
     let slaveFd = -1;
     try {
-      const path = ptsname(masterFd);
-      slaveFd = open(path, O_RDWR | O_NOCTTY);
+      let path: string;
+      if (options.root === undefined) {
+        path = ptsname(masterFd);
+        slaveFd = open(path, O_RDWR | O_NOCTTY);
+      } else {
+        // By fd: the in-container path means nothing in the engine's mount namespace.
+        path = `/dev/pts/${ptyNumber(masterFd)}`;
+        slaveFd = openPtyPeer(masterFd);
+      }
       setWinSize(masterFd, size);
       setNonblocking(masterFd);
       return new Pty(new SharedFd(masterFd, loop), slaveFd, path, loop);
