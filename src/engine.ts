@@ -11,7 +11,7 @@ import * as path from "node:path";
 import type { CgroupDriver, CgroupHandle } from "./cgroups/types.ts";
 import { type ContainerRecord, ContainerStore, type StoredContainer } from "./container/store.ts";
 import { newContainerId } from "./container/ids.ts";
-import { assertCanDo, type ContainerState, deriveStatus } from "./container/state.ts";
+import { assertCanDo, canDo, type ContainerState, deriveStatus } from "./container/state.ts";
 import {
   type ConsoleSize,
   ContainerExecError,
@@ -43,7 +43,7 @@ import {
   NotImplementedError,
 } from "./errors.ts";
 import { Paths } from "./paths.ts";
-import { parseLogOptions } from "./container/logs.ts";
+import { type ContainerLogs, type LogStream, parseLogOptions } from "./container/logs.ts";
 import { parseRestartPolicy } from "./container/restart_policy.ts";
 import { defaultSupervision, readSupervision, Supervisor } from "./container/supervisor.ts";
 import type {
@@ -602,6 +602,14 @@ export class Engine implements EngineApi {
       // Nothing attached: output goes to the container's log files (see container/logs.ts).
       const detached = !options.stdin && !options.stdout && !options.stderr;
       if (detached) await this.supervisor.logs(id).resetForStart();
+      // Attached: the output is also teed into the log; the previous run's raw files are
+      // converted and emptied while the container launches (awaited before the first append).
+      const attachedLog = detached ? undefined : (() => {
+        const logs = this.supervisor.logs(id);
+        const ready = logs.resetForStart();
+        ready.catch(() => {}); // a failed reset only costs this run's log, never the start
+        return { logs, ready };
+      })();
       if (detached && tty) {
         options = { ...options, stdout: lifecycle.rawLogWritable(this.supervisor.logs(id)) };
       }
@@ -609,8 +617,9 @@ export class Engine implements EngineApi {
         ? lifecycle.openDetachedStdio(this.supervisor.logs(id)) as unknown as StdioLike
         : makeStdio({
           stdin: record.options.interactive && options.stdin ? "pipe" : "null",
-          stdout: options.stdout ? "pipe" : "null",
-          stderr: options.stderr ? "pipe" : "null",
+          // Attached to anything: both outputs are piped, since the log keeps them all.
+          stdout: options.stdout || attachedLog ? "pipe" : "null",
+          stderr: options.stderr || attachedLog ? "pipe" : "null",
           tty: tty ? (options.consoleSize ?? { rows: 24, cols: 80 }) : undefined,
         });
       if (tty && options.consoleSize) {
@@ -683,7 +692,7 @@ export class Engine implements EngineApi {
         paused: false,
       };
       this.#store.writeState(id, state);
-      const live = this.#supervise(id, proc, stdio, cgroup, options);
+      const live = this.#supervise(id, proc, stdio, cgroup, options, attachedLog);
       this.supervisor.track(id, live.done);
       try {
         await proc.start();
@@ -744,6 +753,7 @@ export class Engine implements EngineApi {
     stdio: StdioLike,
     cgroup: CgroupHandle | undefined,
     options: StartOptions,
+    log?: { logs: ContainerLogs; ready: Promise<unknown> },
   ): Live {
     const pumps: Promise<unknown>[] = [];
     const stdinStop = new AbortController();
@@ -757,12 +767,17 @@ export class Engine implements EngineApi {
     const outputs: [
       ReadableStream<Uint8Array> | undefined,
       WritableStream<Uint8Array> | null | undefined,
+      LogStream,
     ][] = [
-      [stdio.stdout, options.stdout],
-      [stdio.stderr, options.stderr],
+      [stdio.stdout, options.stdout, "stdout"],
+      [stdio.stderr, options.stderr, "stderr"],
     ];
-    for (const [from, to] of outputs) {
+    for (const [from, to, stream] of outputs) {
       if (!from) continue;
+      if (log) {
+        pumps.push(lifecycle.pumpWithLog(from, to, { ...log, stream }));
+        continue;
+      }
       // The caller owns its streams: never close them (they may be the process's stdout).
       if (to) pumps.push(from.pipeTo(to, { preventClose: true }).catch(() => {}));
       else pumps.push(from.cancel().catch(() => {}));
@@ -921,7 +936,12 @@ export class Engine implements EngineApi {
       const signo = signalNumber(signal);
       if (signo === undefined) throw new InvalidArgumentError(`Invalid signal: ${signal}`);
       const c = this.#store.get(id);
-      assertCanDo("kill", this.#status(c), id);
+      // Docker names the container as the user typed it, then by its full id.
+      if (!canDo("kill", this.#status(c))) {
+        throw new InvalidStateError(
+          `Cannot kill container: ${ref}: Container ${id} is not running`,
+        );
+      }
       this.supervisor.markStoppedByUser(id);
       this.#signal(id, c.state, signo);
       return signo === 9 && !this.#live.has(id) ? id : undefined;

@@ -8,7 +8,13 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CgroupDriver, CgroupHandle } from "./cgroups/types.ts";
-import { type ContainerLogs, parseRfc3339Nano, readLogs } from "./container/logs.ts";
+import {
+  type ContainerLogs,
+  type LogStream,
+  parseRfc3339Nano,
+  type RawAppender,
+  readLogs,
+} from "./container/logs.ts";
 import { withLock } from "./container/lock.ts";
 import { copyInto, resolveInRoot } from "./container/cp_paths.ts";
 import { assertCanDo, deriveStatus } from "./container/state.ts";
@@ -27,7 +33,7 @@ import type {
   PruneReport,
   TopResult,
 } from "./engine_api.ts";
-import { ConflictError, InvalidArgumentError } from "./errors.ts";
+import { ConflictError, InvalidArgumentError, InvalidStateError } from "./errors.ts";
 import type { Paths } from "./paths.ts";
 import { atomicWriteJsonSync } from "./util/atomic_write.ts";
 
@@ -103,6 +109,72 @@ export function openDetachedStdio(logs: ContainerLogs): DetachedStdio {
  */
 export function rawLogWritable(logs: ContainerLogs): WritableStream<Uint8Array> {
   return new WritableStream({ write: (chunk) => logs.appendRaw("stdout", chunk) });
+}
+
+/**
+ * Pumps one output stream of an attached container to its client and into the container's raw
+ * log, so `docker logs` shows attached runs too (Docker logs every container's output). Each
+ * chunk is appended to the log before it is forwarded, so the log's order within a stream is the
+ * client's. `ready` is the log's reset for this run (converting and emptying the previous run's
+ * raw files): it runs while the container launches and must end before the first append.
+ *
+ * A failing client (detached, closed socket) stops the forwarding only: the container keeps
+ * being drained into the log, as Docker does. A failing log write (disk full) stops the logging
+ * only. `to` is never closed (it may be the process's own stdout). Resolves when `from` ends.
+ */
+export async function pumpWithLog(
+  from: ReadableStream<Uint8Array>,
+  to: WritableStream<Uint8Array> | null | undefined,
+  options: { logs: ContainerLogs; stream: LogStream; ready: Promise<unknown> },
+): Promise<void> {
+  const reader = from.getReader();
+  let writer = to?.getWriter();
+  let appender: RawAppender | undefined;
+  let pending: Promise<void> = Promise.resolve();
+  const dropWriter = (): void => {
+    try {
+      writer?.releaseLock();
+    } catch {
+      // already released
+    }
+    writer = undefined;
+  };
+  try {
+    await options.ready.catch(() => {});
+    try {
+      appender = options.logs.openAppender(options.stream);
+    } catch {
+      // no log for this run (directory removed, disk full): the client still gets the output
+    }
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (appender) {
+        try {
+          appender.write(value);
+        } catch {
+          appender.close();
+          appender = undefined;
+        }
+      }
+      if (!writer) continue;
+      // Like pipeTo: honour the client's backpressure, without waiting for each write to land.
+      try {
+        await writer.ready;
+      } catch {
+        dropWriter();
+        continue;
+      }
+      pending = writer.write(value).catch(() => dropWriter());
+    }
+    await pending;
+  } catch {
+    // the source failed (pipe closed under us): what was read is logged and forwarded
+  } finally {
+    appender?.close();
+    dropWriter();
+    reader.releaseLock();
+  }
 }
 
 /**
@@ -182,7 +254,9 @@ export function containerLogs(
 /** Freezes a running container's cgroup. */
 export async function pauseContainer(ctx: LifecycleContext, id: string): Promise<void> {
   await ctx.store.locked(id, async () => {
-    assertCanDo("pause", status(ctx, id), id);
+    const st = status(ctx, id);
+    if (st === "paused") throw new InvalidStateError(`Container ${id} is already paused`);
+    assertCanDo("pause", st, id);
     const cg = await containerCgroup(ctx, id);
     if (!cg) {
       throw new InvalidArgumentError(`Cannot pause container ${id}: cgroups are not available`);

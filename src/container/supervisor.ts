@@ -18,7 +18,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import type { Paths } from "../paths.ts";
 import { atomicWriteJsonSync } from "../util/atomic_write.ts";
-import { ContainerLogs, type LogConfig } from "./logs.ts";
+import { ContainerLogs, type LogConfig, LogConverterThread } from "./logs.ts";
 import { decideRestart, NO_RESTART, type RestartPolicy } from "./restart_policy.ts";
 import { type ContainerState, deriveStatus, processAlive } from "./state.ts";
 import type { ContainerStore } from "./store.ts";
@@ -65,6 +65,25 @@ export function writeSupervision(dir: string, record: SupervisionRecord): void {
   atomicWriteJsonSync(path.join(dir, FILE), record);
 }
 
+/**
+ * The best lower bound of when a container that exited unobserved did exit: the later of its
+ * start and its last output (the raw logs' mtime; they are emptied at each start, so they never
+ * predate it). Docker would show the zero time for "unknown", but then `ps` and inspect say
+ * nothing useful; a lower bound keeps "Exited (…) N ago" truthful as "at least N ago" — the
+ * exit code stays unknown and `State.Error` says why.
+ */
+export function lastSignOfLife(logs: ContainerLogs, startedAt: string | null): string {
+  let best = startedAt ? Date.parse(startedAt) : 0;
+  for (const stream of ["stdout", "stderr"] as const) {
+    try {
+      best = Math.max(best, fs.statSync(logs.rawPath(stream)).mtimeMs);
+    } catch {
+      // no output file: the start is all we know
+    }
+  }
+  return best > 0 ? new Date(best).toISOString() : "0001-01-01T00:00:00Z";
+}
+
 /** The logs of a container by directory and id. */
 export function logsOf(paths: Paths, id: string): ContainerLogs {
   const dir = paths.container(id);
@@ -100,6 +119,12 @@ interface Watched {
   startedMs: number;
 }
 
+/**
+ * Backlog from which a pass converts in the converter thread: below it, a Worker round trip
+ * costs more than the conversion (~10 ms per MiB on the main thread).
+ */
+const OFF_THREAD_BYTES = 1024 * 1024;
+
 /** Options of {@link Supervisor}. */
 export interface SupervisorOptions {
   /** Log conversion and adopted-exit poll interval (default 250 ms). */
@@ -113,6 +138,7 @@ export class Supervisor {
   readonly #timers = new Set<ReturnType<typeof setTimeout>>();
   readonly #listeners = new Set<(e: ContainerEvent) => void>();
   readonly #intervalMs: number;
+  readonly #converter = new LogConverterThread();
   #interval: ReturnType<typeof setInterval> | undefined;
   #ticking = false;
   #closed = false;
@@ -236,14 +262,21 @@ export class Supervisor {
 
   /** Converts pending logs of every watched container now (also what the timer does). */
   async flush(): Promise<void> {
+    let offloaded = false;
     for (const [id, w] of [...this.#watched]) {
       try {
-        if (w.logs.pending()) await w.logs.convert();
+        const pending = w.logs.pendingBytes();
+        if (pending >= OFF_THREAD_BYTES) {
+          offloaded = true;
+          await this.#converter.convert(w.logs);
+        } else if (pending > 0) await w.logs.convert();
       } catch {
-        // removed meanwhile
+        // removed meanwhile, or the converter thread failed: the next pass retries
       }
       if (w.adopted && this.#watched.get(id) === w) await this.#checkAdopted(id);
     }
+    // A quiet pass: the Worker would only keep the process alive (an in-process CLI's).
+    if (!offloaded) this.#converter.close();
   }
 
   async #checkAdopted(id: string): Promise<void> {
@@ -260,15 +293,18 @@ export class Supervisor {
     await this.#afterExit(id, null);
   }
 
-  /** Records an exit nobody could observe: finished now, exit code unknown (null). */
-  async #recordUnknownExit(id: string): Promise<void> {
+  /**
+   * Records an exit nobody could observe, exit code unknown (null). `finishedAt` defaults to now
+   * (right for a polled adopted container: it was seen alive one interval ago).
+   */
+  async #recordUnknownExit(id: string, finishedAt?: string): Promise<void> {
     try {
       await this.#host.store.updateState(id, (s) =>
         s.finishedAt !== null && s.pid === null ? s : {
           ...s,
           pid: null,
           pidStartTime: null,
-          finishedAt: new Date().toISOString(),
+          finishedAt: finishedAt ?? new Date().toISOString(),
           exitCode: null,
           paused: false,
           error: "exit code unknown: the container exited while no supervisor was watching it",
@@ -377,7 +413,8 @@ export class Supervisor {
         continue;
       }
       if (c.state.pid !== null && c.state.finishedAt === null) {
-        await this.#recordUnknownExit(id);
+        // It died while no daemon ran: the recovery time would claim a fresh exit.
+        await this.#recordUnknownExit(id, lastSignOfLife(logsOf(paths, id), c.state.startedAt));
         exited.push(id);
         try {
           await logsOf(paths, id).convert({ final: true });
@@ -425,6 +462,7 @@ export class Supervisor {
 
   #stopTimerIfIdle(): void {
     if (this.#watched.size > 0 || this.#interval === undefined) return;
+    this.#converter.close();
     clearInterval(this.#interval);
     this.#interval = undefined;
   }
@@ -436,6 +474,7 @@ export class Supervisor {
     this.#timers.clear();
     if (this.#interval !== undefined) clearInterval(this.#interval);
     this.#interval = undefined;
+    this.#converter.close();
     this.#watched.clear();
   }
 }

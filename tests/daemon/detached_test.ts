@@ -83,7 +83,7 @@ Deno.test({
       await e.pause(id);
       assert.equal((await e.inspect(id)).State.Status, "paused");
       assert.equal((await e.list())[0].State, "paused");
-      await assert.rejects(e.pause(id), /is not running/);
+      await assert.rejects(e.pause(id), /is already paused/);
       const frozen = (await collectLogs(e.logs(id))).entries.length;
       await new Promise((r) => setTimeout(r, 400));
       assert.equal((await collectLogs(e.logs(id))).entries.length, frozen);

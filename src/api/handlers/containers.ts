@@ -526,7 +526,7 @@ async function killContainer(
 ): Promise<void> {
   const signal = req.query.get("signal") || "KILL";
   const info = await ctx.engine.inspect(req.params.id);
-  await ctx.engine.kill(info.Id, signal);
+  await ctx.engine.kill(req.params.id, signal);
   ctx.events.emit("container", "kill", info.Id, {
     name: info.Name.replace(/^\//, ""),
     signal,

@@ -49,7 +49,10 @@ function formatPorts(ports: ContainerSummary["Ports"]): string {
   ).join(", ");
 }
 
-/** The fields `ps --format` templates see for one container. */
+/**
+ * The fields `ps --format` templates see for one container, keys sorted: docker marshals its
+ * row as a Go map, so `{{json .}}` and `--format json` print the keys alphabetically.
+ */
 export function psRow(
   c: ContainerSummary,
   trunc: boolean,
@@ -57,7 +60,7 @@ export function psRow(
 ): Record<string, unknown> {
   const command = trunc ? ellipsis(c.Command, 20) : c.Command;
   const names = c.Names.map((n) => n.replace(/^\//, ""));
-  return {
+  const row: Record<string, unknown> = {
     ID: trunc ? shortId(c.Id) : c.Id,
     Image: trunc && /^sha256:/.test(c.Image) ? shortId(c.Image) : c.Image,
     Command: JSON.stringify(command),
@@ -69,13 +72,15 @@ export function psRow(
     Ports: formatPorts(c.Ports ?? []),
     State: c.State,
     Status: c.Status,
-    Size: "",
+    // No size is computed (no `--size` support): docker's formatting of a zero SizeRw.
+    Size: "0B",
     Names: names.join(","),
     Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
     Mounts: (c.Mounts ?? []).map((m) => m.Source || m.Destination).join(","),
     Networks: "",
     LocalVolumes: "0",
   };
+  return Object.fromEntries(Object.keys(row).sort().map((k) => [k, row[k]]));
 }
 
 /** The `ps` verb. */
