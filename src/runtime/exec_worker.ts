@@ -19,7 +19,6 @@ import {
   unshare,
 } from "../../ffi/namespace.ts";
 import {
-  capset,
   chdir,
   closeFd,
   dupCloexec,
@@ -27,22 +26,14 @@ import {
   O_RDONLY,
   O_RDWR,
   openFd,
-  PR_CAP_AMBIENT,
-  PR_CAP_AMBIENT_RAISE,
-  PR_CAPBSET_DROP,
-  PR_SET_KEEPCAPS,
-  PR_SET_NO_NEW_PRIVS,
-  prctl,
   preloadProcess,
-  setgroups,
-  setresgid,
-  setresuid,
   umask,
 } from "../../ffi/process.ts";
 import { fchown } from "../../ffi/fs.ts";
 import { type FileAction, posixSpawn, preloadSpawn } from "../../ffi/spawn.ts";
 import { resolveUser } from "../spec/user.ts";
 import { applyCredentials, type CredentialSyscalls } from "./credentials.ts";
+import { realCredentialSyscalls } from "./init_syscalls.ts";
 import { execFailure, lookupExecutable } from "./exec_lookup.ts";
 import type { OciProcess } from "./oci_spec.ts";
 import { loadSeccompFromSpec } from "./seccomp_load.ts";
@@ -137,32 +128,11 @@ const ALL_CAPS = [
 ];
 
 /** Per-thread credential calls (raw syscalls; rlimits are per process: the engine sets them). */
+// The init's per-thread credential calls, except rlimits: prlimit(0, …) would change the whole
+// engine, so they are applied to the child by pid instead.
 const threadCredentials: CredentialSyscalls = {
-  setRlimit() {
-    // prlimit(0, …) would change the whole engine: applied to the child by pid instead.
-  },
-  dropBounding(cap) {
-    prctl(PR_CAPBSET_DROP, cap, 0, 0, 0, `PR_CAPBSET_DROP ${cap}`);
-  },
-  keepCaps(on) {
-    prctl(PR_SET_KEEPCAPS, on ? 1 : 0, 0, 0, 0, "PR_SET_KEEPCAPS");
-  },
-  setgroups,
-  setgid(gid) {
-    setresgid(gid, gid, gid);
-  },
-  setuid(uid) {
-    setresuid(uid, uid, uid);
-  },
-  capset(effective, permitted, inheritable) {
-    capset({ effective, permitted, inheritable });
-  },
-  raiseAmbient(cap) {
-    prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0, `PR_CAP_AMBIENT_RAISE ${cap}`);
-  },
-  noNewPrivs() {
-    prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, "PR_SET_NO_NEW_PRIVS");
-  },
+  ...realCredentialSyscalls,
+  setRlimit() {},
 };
 
 function readOr(path: string): string | null {
