@@ -1055,13 +1055,37 @@ export class Engine implements EngineApi {
   }
 
   /** {@inheritDoc EngineApi.list} */
-  async list(options: { all?: boolean } = {}): Promise<ContainerSummary[]> {
+  async list(options: { all?: boolean; size?: boolean } = {}): Promise<ContainerSummary[]> {
     const rows = this.#list(options);
     if (rows.some((r) => r.State === "running")) {
       const net = await this.network();
       for (const r of rows) r.Ports = summaryPorts(net.endpoint(r.Id));
     }
+    if (options.size) await this.#addSizes(rows);
     return rows;
+  }
+
+  /**
+   * Docker's `size=1`: SizeRw is the bytes in the container's overlay upper dir, SizeRootFs that
+   * plus the image's unpacked size. Walking upper dirs costs, so only when asked.
+   */
+  async #addSizes(rows: ContainerSummary[]): Promise<void> {
+    const imageSizes = new Map<string, number>();
+    try {
+      for (const i of await this.listImages({ all: true })) imageSizes.set(i.Id, i.Size);
+    } catch {
+      // No image store yet: SizeRootFs falls back to SizeRw.
+    }
+    for (const r of rows as (ContainerSummary & { SizeRw?: number; SizeRootFs?: number })[]) {
+      let upper: string;
+      try {
+        upper = this.#store.get(r.Id).record.paths.upper;
+      } catch {
+        continue; // removed meanwhile
+      }
+      r.SizeRw = lifecycle.dirSize(upper);
+      r.SizeRootFs = r.SizeRw + (imageSizes.get(r.ImageID) ?? 0);
+    }
   }
 
   #list(options: { all?: boolean }): ContainerSummary[] {
@@ -1331,16 +1355,12 @@ export class Engine implements EngineApi {
     return this.supervisor.subscribe(listener);
   }
   /** {@inheritDoc EngineApiDetached.copyFrom} */
-  copyFrom(ref: string, src: string, dest: string): Promise<void> {
-    return settle(() =>
-      lifecycle.copyFromContainer(this.#lifecycle(), this.#store.resolve(ref), src, dest)
-    );
+  async copyFrom(ref: string, src: string, dest: string): Promise<void> {
+    await lifecycle.copyFromContainer(this.#lifecycle(), this.#store.resolve(ref), src, dest);
   }
   /** {@inheritDoc EngineApiDetached.copyTo} */
-  copyTo(ref: string, src: string, dest: string): Promise<void> {
-    return settle(() =>
-      lifecycle.copyToContainer(this.#lifecycle(), this.#store.resolve(ref), src, dest)
-    );
+  async copyTo(ref: string, src: string, dest: string): Promise<void> {
+    await lifecycle.copyToContainer(this.#lifecycle(), this.#store.resolve(ref), src, dest);
   }
   /** {@inheritDoc EngineApiDetached.recover} */
   recover(): Promise<{ adopted: string[]; exited: string[] }> {

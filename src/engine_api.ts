@@ -147,6 +147,10 @@ export interface RunIo extends StdioStreams {
 /** One row of `docker ps` (`GET /containers/json`). */
 export interface ContainerSummary {
   Id: string;
+  /** Bytes in the container's writable layer (only when listed with `size`). */
+  SizeRw?: number;
+  /** `SizeRw` plus the image's size (only when listed with `size`). */
+  SizeRootFs?: number;
   /** With the leading `/`. */
   Names: string[];
   /** The reference the user gave. */
@@ -332,7 +336,7 @@ export interface EngineApi extends EngineApiDetached, EngineApiNetwork {
   /** Removes a container; a running one needs `force`. */
   remove(id: string, options?: RemoveOptions): Promise<void>;
   /** Lists containers (running only unless `all`). */
-  list(options?: { all?: boolean }): Promise<ContainerSummary[]>;
+  list(options?: { all?: boolean; size?: boolean }): Promise<ContainerSummary[]>;
   /** Inspects a container. */
   inspect(id: string): Promise<ContainerInspect>;
   /** Resizes a running container's pty. */

@@ -17,6 +17,7 @@ import {
 } from "./container/logs.ts";
 import { withLock } from "./container/lock.ts";
 import { copyInto, resolveInRoot } from "./container/cp_paths.ts";
+import { copyWithStoppedRootfs } from "./runtime/rootfs_copy.ts";
 import { assertCanDo, deriveStatus } from "./container/state.ts";
 import { type ContainerStore, nameConflictMessage } from "./container/store.ts";
 import type { Supervisor } from "./container/supervisor.ts";
@@ -527,38 +528,64 @@ export function dirSize(dir: string): number {
 // ---------------------------------------------------------------------------------------------
 // cp
 
-function containerRoot(ctx: LifecycleContext, id: string): string {
+/** A running container's root, or null when it has no process (created or exited). */
+function runningRoot(ctx: LifecycleContext, id: string): string | null {
   const c = ctx.store.get(id);
   const st = deriveStatus(c.state);
-  if (st !== "running" && st !== "paused") {
-    throw new ConflictError(
-      `Cannot copy files of container ${id}: it is not running (docker-ts copies through the running container's root)`,
-    );
-  }
-  return `/proc/${c.state.pid}/root`;
+  return st === "running" || st === "paused" ? `/proc/${c.state.pid}/root` : null;
 }
 
-/** `docker cp CONTAINER:SRC DEST`: copies out of a running container, symlinks confined. */
-export function copyFromContainer(
+/** The copy of a stopped container: its rootfs mounted privately on a single-use Worker. */
+function stoppedCopy(
+  ctx: LifecycleContext,
+  id: string,
+  direction: "from" | "to",
+  src: string,
+  dest: string,
+): Promise<void> {
+  const { record } = ctx.store.get(id);
+  return copyWithStoppedRootfs({
+    rootfs: record.rootfs,
+    // Unused while the container is stopped; the mount on it exists only in the Worker's
+    // namespace.
+    mountpoint: record.paths.merged,
+    direction,
+    src,
+    dest,
+  });
+}
+
+/**
+ * `docker cp CONTAINER:SRC DEST`: copies out of a container, symlinks confined to its root. A
+ * running container is reached through `/proc/<pid>/root`, a stopped one through its rootfs.
+ */
+export async function copyFromContainer(
   ctx: LifecycleContext,
   id: string,
   src: string,
   dest: string,
-): void {
-  const root = containerRoot(ctx, id);
+): Promise<void> {
+  const root = runningRoot(ctx, id);
+  if (root === null) return await stoppedCopy(ctx, id, "from", src, dest);
   // Like docker: a trailing symlink is copied as a link unless the path ends in "/" or "/.".
   const from = resolveInRoot(root, src, { followLast: /\/\.?$/.test(src) });
   copyInto(from, dest, { src, dest });
 }
 
-/** `docker cp SRC CONTAINER:DEST`: copies into a running container, symlinks confined. */
-export function copyToContainer(
+/** `docker cp SRC CONTAINER:DEST`: copies into a container (running or not), symlinks confined. */
+export async function copyToContainer(
   ctx: LifecycleContext,
   id: string,
   src: string,
   dest: string,
-): void {
-  const root = containerRoot(ctx, id);
+): Promise<void> {
+  if (ctx.store.get(id).record.options.readOnly) {
+    throw new ConflictError(
+      `Cannot copy to container ${id}: its root filesystem is read-only`,
+    );
+  }
+  const root = runningRoot(ctx, id);
+  if (root === null) return await stoppedCopy(ctx, id, "to", src, dest);
   const to = resolveInRoot(root, dest);
   copyInto(src, to, { src, dest });
 }

@@ -671,8 +671,10 @@ export class Client implements EngineApi {
     });
   }
   /** {@inheritDoc EngineApi.list} */
-  list(options: { all?: boolean } = {}): Promise<ContainerSummary[]> {
-    return this.#json("GET", "/containers/json", { query: { all: options.all } });
+  list(options: { all?: boolean; size?: boolean } = {}): Promise<ContainerSummary[]> {
+    return this.#json("GET", "/containers/json", {
+      query: { all: options.all, size: options.size },
+    });
   }
   /** {@inheritDoc EngineApi.inspect} */
   inspect(id: string): Promise<ContainerInspect> {

@@ -383,7 +383,9 @@ async function listContainers(
   checkContainerFilters(filters);
   const limit = req.int("limit") ?? -1;
   const all = req.bool("all") || limit > 0 || containerFiltersNeedAll(filters);
-  let rows = await ctx.engine.list({ all });
+  // A variable, not a literal: EngineApi.list's declared options predate `size`.
+  const listOptions = req.bool("size") ? { all, size: true } : { all };
+  let rows = await ctx.engine.list(listOptions);
   rows = await filterContainers(rows, filters, (ref) => ctx.engine.inspect(ref));
   if (limit > 0) rows = rows.slice(0, limit);
   await sendJson(res, 200, rows);
@@ -397,6 +399,14 @@ async function inspectContainer(
   const info = await ctx.engine.inspect(req.params.id);
   const size = sessionsOf(ctx).consoleSize.get(info.Id);
   if (size) info.HostConfig.ConsoleSize = [size.rows, size.cols];
+  if (req.bool("size")) {
+    // docker's `inspect --size`: the same numbers `ps -s` shows for this container.
+    const listOptions = { all: true, size: true };
+    const row = (await ctx.engine.list(listOptions)).find((r) => r.Id === info.Id) as
+      | { SizeRw?: number; SizeRootFs?: number }
+      | undefined;
+    Object.assign(info, { SizeRw: row?.SizeRw ?? 0, SizeRootFs: row?.SizeRootFs ?? 0 });
+  }
   await sendJson(res, 200, info);
 }
 

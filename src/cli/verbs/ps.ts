@@ -7,7 +7,7 @@ import type { Command } from "../command.ts";
 import { bool, num, PROG, str } from "../command.ts";
 import type { ContainerSummary } from "../../engine_api.ts";
 import { renderList } from "../table.ts";
-import { shortId, timeAgo } from "../units.ts";
+import { humanSize, shortId, timeAgo } from "../units.ts";
 import {
   checkContainerFilters,
   containerFiltersNeedAll,
@@ -49,12 +49,21 @@ function formatPorts(ports: ContainerSummary["Ports"]): string {
   ).join(", ");
 }
 
+/** A `ps` row; the sizes are present when the list was asked with `size`. */
+type SizedSummary = ContainerSummary & { SizeRw?: number; SizeRootFs?: number };
+
+/** docker's SIZE cell: `<rw>` or `<rw> (virtual <rootfs>)` once SizeRootFs is known. */
+export function sizeText(c: SizedSummary): string {
+  const rw = humanSize(c.SizeRw ?? 0);
+  return c.SizeRootFs && c.SizeRootFs > 0 ? `${rw} (virtual ${humanSize(c.SizeRootFs)})` : rw;
+}
+
 /**
  * The fields `ps --format` templates see for one container, keys sorted: docker marshals its
  * row as a Go map, so `{{json .}}` and `--format json` print the keys alphabetically.
  */
 export function psRow(
-  c: ContainerSummary,
+  c: SizedSummary,
   trunc: boolean,
   now = Date.now(),
 ): Record<string, unknown> {
@@ -72,8 +81,7 @@ export function psRow(
     Ports: formatPorts(c.Ports ?? []),
     State: c.State,
     Status: c.Status,
-    // No size is computed (no `--size` support): docker's formatting of a zero SizeRw.
-    Size: "0B",
+    Size: sizeText(c),
     Names: names.join(","),
     Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
     Mounts: (c.Mounts ?? []).map((m) => m.Source || m.Destination).join(","),
@@ -141,7 +149,10 @@ export const command: Command = {
     checkContainerFilters(filters);
     const all = bool(parsed, "all") || last > 0 || containerFiltersNeedAll(filters);
     const engine = await ctx.engine();
-    let rows = await engine.list({ all });
+    const size = bool(parsed, "size");
+    // A variable, not a literal: EngineApi.list's declared options predate `size`.
+    const listOptions = size ? { all, size } : { all };
+    let rows = await engine.list(listOptions);
     rows = await filterContainers(rows, filters, (ref) => engine.inspect(ref));
     rows.sort((a, b) => b.Created - a.Created);
     if (last > 0) rows = rows.slice(0, last);
@@ -153,7 +164,8 @@ export const command: Command = {
     const now = Date.now();
     ctx.io.writeOut(renderList(rows.map((c) => psRow(c, trunc, now)), {
       format: str(parsed, "format"),
-      defaultTable: DEFAULT_TABLE,
+      // docker appends the SIZE column to its default table with --size.
+      defaultTable: size ? `${DEFAULT_TABLE}\t{{.Size}}` : DEFAULT_TABLE,
       headers: HEADERS,
     }));
     return 0;
