@@ -30,6 +30,38 @@ const FLAG_BITS: Readonly<Record<string, number>> = {
   SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: 32,
 };
 
+/** `BPF_RET | BPF_K`: return the constant `k`. */
+const BPF_RET_K = 0x06;
+/** SECCOMP_RET_ACTION_FULL: the action bits of a filter's return value. */
+const RET_ACTION_FULL = 0xffff0000;
+/** SECCOMP_RET_KILL_THREAD and SECCOMP_RET_KILL_PROCESS. */
+const RET_KILL_THREAD = 0x00000000;
+const RET_KILL_PROCESS = 0x80000000;
+
+/**
+ * Returns a copy of `program` where every constant kill-thread return kills the process instead.
+ *
+ * Why: the filter is loaded on one thread of the multi-threaded Deno init, before execve. A
+ * kill-thread verdict there (a profile with `defaultAction: SCMP_ACT_KILL` denies the init's
+ * own next call) kills only that thread: the thread-group leader turns zombie while Deno's
+ * other threads live on, the process never exits and the engine waits for it forever. Killing
+ * the process gives the container the SIGSYS death (exit 159) Docker users expect. After execve
+ * this is the same for single-threaded programs; multi-threaded ones lose the whole process
+ * rather than being left with a silently missing thread.
+ */
+export function killThreadAsProcess(program: Uint8Array<ArrayBuffer>): Uint8Array<ArrayBuffer> {
+  const out = program.slice();
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  for (let off = 0; off + 8 <= out.byteLength; off += 8) {
+    if (view.getUint16(off, true) !== BPF_RET_K) continue;
+    const k = view.getUint32(off + 4, true);
+    if (((k & RET_ACTION_FULL) >>> 0) === RET_KILL_THREAD) {
+      view.setUint32(off + 4, RET_KILL_PROCESS, true);
+    }
+  }
+  return out;
+}
+
 /** Options of {@link loadSeccompProgram}. */
 export interface LoadSeccompOptions {
   /** seccomp(2) flags, as bits or the profile's flag names. Default none. */
@@ -62,7 +94,7 @@ export function loadSeccompProgram(
 ): void {
   if (options.noNewPrivs) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, "PR_SET_NO_NEW_PRIVS");
   try {
-    seccompSetModeFilter(program, flagBits(options.flags));
+    seccompSetModeFilter(killThreadAsProcess(program), flagBits(options.flags));
   } catch (err) {
     if (err instanceof SyscallError && err.code === "EACCES") {
       const nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0, "PR_GET_NO_NEW_PRIVS");
