@@ -944,8 +944,9 @@ export class Engine implements EngineApi {
       }
       this.supervisor.markStoppedByUser(id);
       this.#signal(id, c.state, signo);
-      return signo === 9 && !this.#live.has(id) ? id : undefined;
-    }).then(async (unreaped) => {
+      return { id, unreaped: signo === 9 && !this.#live.has(id) ? id : undefined };
+    }).then(async ({ id, unreaped }) => {
+      if (signalNumber(signal) === 9) await this.#thawAfterKill(id);
       // Not our child: nobody reaps it here, but a SIGKILL's exit code is certain.
       if (unreaped && await this.#waitGone(unreaped, 2000)) {
         await this.supervisor.noteKilled(unreaped);
@@ -972,6 +973,31 @@ export class Engine implements EngineApi {
     }
   }
 
+  /**
+   * A frozen process cannot act on SIGKILL until its cgroup thaws (cgroup v1 freezer), so a
+   * SIGKILL to a paused container also unpauses it, as dockerd does.
+   */
+  async #thawAfterKill(id: string): Promise<void> {
+    const c = this.#store.get(id);
+    if (!c.state.paused) return;
+    const driver = await this.#cgroupDriver().catch(() => null);
+    if (driver) {
+      const name = (this.#store.spec(id).linux.cgroupsPath ?? `/docker-ts/${id}`).replace(
+        /^\/+/,
+        "",
+      );
+      try {
+        await driver.open(name).thaw();
+      } catch {
+        // The cgroup is gone with the container: nothing left to thaw.
+      }
+    }
+    await this.#store.locked(id, () => {
+      const now = this.#store.get(id);
+      this.#store.writeState(id, { ...now.state, paused: false });
+    });
+  }
+
   /** {@inheritDoc EngineApi.stop} */
   async stop(ref: string, options: { timeout?: number; signal?: string } = {}): Promise<void> {
     const id = this.#store.resolve(ref);
@@ -993,6 +1019,7 @@ export class Engine implements EngineApi {
     const again = this.#store.get(id);
     if (this.#status(again) === "running" || this.#status(again) === "paused") {
       this.#signal(id, again.state, 9);
+      await this.#thawAfterKill(id);
       await this.#waitGone(id, Infinity);
       if (!this.#live.has(id)) await this.supervisor.noteKilled(id);
     }
@@ -1028,6 +1055,7 @@ export class Engine implements EngineApi {
     let status = this.#status(c);
     if ((status === "running" || status === "paused") && options.force) {
       this.#signal(id, c.state, 9);
+      await this.#thawAfterKill(id);
       await this.#waitGone(id, 10_000);
       c = this.#store.get(id);
       status = this.#status(c);

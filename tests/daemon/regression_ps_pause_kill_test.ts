@@ -64,3 +64,54 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a paused container is really gone after rm -f, kill and stop (SIGKILL thaws it)",
+  ...requires("root", "overlay", "cgroup-v1"),
+  async fn() {
+    const t = await tempEngine();
+    try {
+      const e = t.engine;
+      const start = async (name: string): Promise<number> => {
+        const { Id } = await e.create({
+          image: "busybox",
+          network: "none",
+          name,
+          cmd: ["sleep", "600"],
+        });
+        await e.start(Id);
+        await e.pause(name);
+        return (await e.inspect(name)).State.Pid;
+      };
+      const gone = (pid: number): boolean => {
+        try {
+          // A zombie still has its stat file: only a reaped process is gone.
+          Deno.statSync(`/proc/${pid}`);
+          return false;
+        } catch {
+          return true;
+        }
+      };
+      const waitGone = async (pid: number): Promise<boolean> => {
+        for (let i = 0; i < 50 && !gone(pid); i++) await new Promise((r) => setTimeout(r, 100));
+        return gone(pid);
+      };
+
+      const p1 = await start("pk1");
+      await e.remove("pk1", { force: true });
+      assert.ok(await waitGone(p1), "rm -f left the paused container's process behind");
+      assert.equal((await e.list({ all: true })).length, 0);
+
+      const p2 = await start("pk2");
+      await e.kill("pk2");
+      assert.ok(await waitGone(p2), "kill left the paused container's process behind");
+      assert.equal((await e.inspect("pk2")).State.Status, "exited");
+
+      const p3 = await start("pk3");
+      await e.stop("pk3", { timeout: 0 });
+      assert.ok(await waitGone(p3), "stop left the paused container's process behind");
+    } finally {
+      await t.cleanup();
+    }
+  },
+});
