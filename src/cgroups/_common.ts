@@ -163,3 +163,36 @@ export async function removeTree(sys: CgroupSys, dir: string): Promise<void> {
     );
   }
 }
+
+/**
+ * After a cgroup is removed, removes its now-empty ancestors, `levels` deep (never the hierarchy
+ * root), so the last container leaves no `docker-ts` parent behind. An ancestor that a sibling
+ * still uses (or that a concurrent create just repopulated) fails with EBUSY and stays.
+ */
+export function removeEmptyAncestors(sys: CgroupSys, dir: string, levels: number): void {
+  let d = dir;
+  for (let i = 0; i < levels; i++) {
+    d = d.slice(0, d.lastIndexOf("/"));
+    try {
+      sys.rmdir(d);
+    } catch {
+      return;
+    }
+  }
+}
+
+/**
+ * Runs a create, again when a parent it walked through vanished meanwhile (another process's
+ * {@link removeEmptyAncestors} removed it between two mkdirs): ENOENT from mkdir.
+ */
+export function retryVanishedParent<T>(create: () => T): T {
+  for (let attempt = 0;; attempt++) {
+    try {
+      return create();
+    } catch (err) {
+      const enoent = err instanceof Error && err.cause instanceof CgroupSysError &&
+        err.cause.code === "ENOENT";
+      if (!enoent || attempt >= 3) throw err;
+    }
+  }
+}

@@ -14,7 +14,9 @@ import {
   parsePids,
   pollUntil,
   readOptional,
+  removeEmptyAncestors,
   removeTree,
+  retryVanishedParent,
   validateName,
   wrapSysError,
   writeControl,
@@ -120,6 +122,10 @@ export class V1Driver implements CgroupDriver {
 
   /** Creates the cgroup in every hierarchy and applies `resources`; rolls back on failure. */
   create(name: string, resources: OciResources = {}): CgroupHandle {
+    return retryVanishedParent(() => this.#createOnce(name, resources));
+  }
+
+  #createOnce(name: string, resources: OciResources): CgroupHandle {
     const parts = validateName(name);
     const plan = planResources(resources);
     const hierarchies = this.hierarchies;
@@ -547,6 +553,10 @@ class V1Handle implements CgroupHandle {
   }
 
   async remove(): Promise<void> {
-    for (const { dir } of this.#dirs.values()) await removeTree(this.#sys, dir);
+    const levels = this.name.split("/").filter(Boolean).length - 1;
+    for (const { dir } of this.#dirs.values()) {
+      await removeTree(this.#sys, dir);
+      removeEmptyAncestors(this.#sys, dir, levels);
+    }
   }
 }

@@ -23,7 +23,9 @@ import {
   parsePids,
   pollUntil,
   readOptional,
+  removeEmptyAncestors,
   removeTree,
+  retryVanishedParent,
   validateName,
   wrapSysError,
   writeControl,
@@ -85,6 +87,10 @@ export class V2Driver implements CgroupDriver {
    * child can enable it), then applies `resources`. Rolls the leaf back on failure.
    */
   create(name: string, resources: OciResources = {}): CgroupHandle {
+    return retryVanishedParent(() => this.#createOnce(name, resources));
+  }
+
+  #createOnce(name: string, resources: OciResources): CgroupHandle {
     const parts = validateName(name);
     const plan = planResources(resources);
     const sys = this.#sys;
@@ -412,7 +418,8 @@ class V2Handle implements CgroupHandle {
     }
   }
 
-  remove(): Promise<void> {
-    return removeTree(this.#sys, this.#dir);
+  async remove(): Promise<void> {
+    await removeTree(this.#sys, this.#dir);
+    removeEmptyAncestors(this.#sys, this.#dir, this.name.split("/").filter(Boolean).length - 1);
   }
 }
