@@ -248,6 +248,8 @@ export class Engine implements EngineApi {
   #stdio?: StdioFactory;
   #cgroups?: CgroupDriver | null;
   readonly #live = new Map<string, Live>();
+  /** Wakes `wait(condition=removed)` callers the moment this engine removes a container. */
+  readonly #removed = new Map<string, Set<() => void>>();
   readonly #trace: boolean;
   #net?: Promise<NetworkManager>;
 
@@ -925,8 +927,24 @@ export class Engine implements EngineApi {
       }
       const l = this.#live.get(id);
       if (l) last = await l.done;
-      else await new Promise((r) => setTimeout(r, 100));
+      else await this.#removalOrTimeout(id, 100);
     }
+  }
+
+  /** Resolves when this engine removes `id`, or after `ms` (removal by another process). */
+  #removalOrTimeout(id: string, ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const set = this.#removed.get(id) ?? new Set<() => void>();
+      this.#removed.set(id, set);
+      const done = (): void => {
+        clearTimeout(timer);
+        set.delete(done);
+        if (set.size === 0 && this.#removed.get(id) === set) this.#removed.delete(id);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      set.add(done);
+    });
   }
 
   /** {@inheritDoc EngineApi.kill} */
@@ -1080,6 +1098,8 @@ export class Engine implements EngineApi {
       this.#supervisor?.forget(id);
       this.#exec?.forgetContainer(id);
     });
+    for (const wake of this.#removed.get(id) ?? []) wake();
+    this.#removed.delete(id);
   }
 
   /** {@inheritDoc EngineApi.list} */

@@ -11,8 +11,7 @@ import {
   InvalidArgumentError,
   UnavailableError,
 } from "../errors.ts";
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { basenamePath, dirnamePath, joinPath, resolvePath } from "../util/path.ts";
 import {
   type ConsoleSize,
   ContainerExecError,
@@ -48,7 +47,7 @@ import {
 } from "../engine_api.ts";
 import { parsePublish, portBindingsOf } from "../network/port_spec.ts";
 import type { TarStreamEntry } from "../image/tar_writer.ts";
-import { parseBytes, parseNanoCpus } from "../spec/run_options.ts";
+import { parseBytes, parseNanoCpus } from "../spec/size_parse.ts";
 import { ConnReader } from "./http_server.ts";
 import { demuxStream, FrameDecoder } from "./stream_framing.ts";
 
@@ -867,18 +866,18 @@ export class Client implements EngineApi {
     ]);
     const r = await this.#call("GET", `/containers/${id}/archive`, { query: { path: src } });
     // Extracted beside the destination first, so Docker's copy rule applies locally.
-    const parent = path.dirname(path.resolve(dest));
+    const parent = dirnamePath(resolvePath(dest));
     const tmp = await Deno.makeTempDir({
-      dir: fs.existsSync(parent) ? parent : undefined,
+      dir: isDirectory(parent) ? parent : undefined,
       prefix: ".docker-ts-cp-",
     });
     try {
       const names = await extractConfined(tmp, r.body, { keepOwners: true });
       const name = names.includes(".") ? "." : names[0];
       if (name === undefined) throw new ApiError(404, `Could not find the file ${src}`);
-      copyInto(path.join(tmp, name), dest, { src, dest });
+      copyInto(joinPath(tmp, name), dest, { src, dest });
     } finally {
-      fs.rmSync(tmp, { recursive: true, force: true });
+      Deno.removeSync(tmp, { recursive: true });
     }
   }
   /** {@inheritDoc EngineApiDetached.copyTo} */
@@ -887,16 +886,16 @@ export class Client implements EngineApi {
       import("../image/tar_writer.ts"),
       import("./handlers/archive.ts"),
     ]);
-    let st: fs.Stats;
+    let st: Deno.FileInfo;
     try {
-      st = fs.lstatSync(src);
+      st = Deno.lstatSync(src);
     } catch {
       throw new ApiError(404, `Could not find the file ${src}`);
     }
     // Docker's rule: into an existing directory under the source's name (its contents with
     // `/.`); otherwise the destination's parent receives it under the destination's name.
     let target = dest;
-    let name = path.basename(path.resolve(src));
+    let name = basenamePath(resolvePath(src));
     const statOf = async (p: string): Promise<{ mode: number } | undefined> => {
       const r = await this.#request("HEAD", `/containers/${id}/archive`, { query: { path: p } });
       await r.body.cancel().catch(() => {});
@@ -907,16 +906,19 @@ export class Client implements EngineApi {
     };
     const d = await statOf(dest);
     const isDir = d !== undefined && d.mode >= 2 ** 31;
-    const contentsOnly = st.isDirectory() && /\/\.$/.test(src);
+    const contentsOnly = st.isDirectory && /\/\.$/.test(src);
     if (!isDir) {
       if (dest.endsWith("/")) {
         throw new ApiError(404, `Could not find the file ${dest}: no such directory`);
       }
-      target = path.posix.dirname(dest) || "/";
-      name = path.posix.basename(dest);
+      target = dirnamePath(dest) || "/";
+      name = basenamePath(dest);
     }
     const entries = contentsOnly && isDir
-      ? fs.readdirSync(src).map((n) => ({ host: path.join(src, n), name: n }))
+      ? [...Deno.readDirSync(src)].map((e) => e.name).sort().map((n) => ({
+        host: joinPath(src, n),
+        name: n,
+      }))
       : [{ host: src, name }];
     async function* all(): AsyncGenerator<TarStreamEntry> {
       for (const e of entries) yield* hostTreeEntries(e.host, e.name);
@@ -1156,4 +1158,12 @@ async function errorOf(r: Response): Promise<ApiError> {
     // not JSON
   }
   return new ApiError(r.status, message || `The daemon answered ${r.status}`);
+}
+
+function isDirectory(p: string): boolean {
+  try {
+    return Deno.statSync(p).isDirectory;
+  } catch {
+    return false;
+  }
 }

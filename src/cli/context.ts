@@ -4,10 +4,10 @@
  *
  * @module
  */
-import * as path from "node:path";
 import type { EngineApi } from "../engine_api.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { DEFAULT_RUNROOT } from "../paths.ts";
+import { joinPath } from "../util/path.ts";
 
 /** The process's standard streams as the CLI uses them. */
 export interface CliIo {
@@ -90,7 +90,7 @@ export async function createLocalEngine(root: string, runroot: string): Promise<
 
 /** The socket a CLI looks for a daemon on when no host is given: `<runroot>/docker-ts.sock`. */
 export function defaultSocket(runroot: string): string {
-  return path.join(runroot || DEFAULT_RUNROOT, "docker-ts.sock");
+  return joinPath(runroot || DEFAULT_RUNROOT, "docker-ts.sock");
 }
 
 /**

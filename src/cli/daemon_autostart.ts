@@ -10,8 +10,7 @@
  *
  * @module
  */
-import * as fs from "node:fs";
-import * as path from "node:path";
+import { dirnamePath, joinPath, resolvePath } from "../util/path.ts";
 import { UnavailableError } from "../errors.ts";
 import { withLock } from "../container/lock.ts";
 
@@ -29,12 +28,16 @@ export interface AutostartOptions {
 
 /** The daemon's log file under a runroot. */
 export function daemonLogPath(runroot: string): string {
-  return path.join(runroot, "docker-ts-daemon.log");
+  return joinPath(runroot, "docker-ts-daemon.log");
 }
 
 /** Whether a daemon answers `GET /_ping` on the socket (within ~1 s). */
 export async function daemonAnswers(socket: string): Promise<boolean> {
-  if (!fs.existsSync(socket)) return false;
+  try {
+    Deno.lstatSync(socket);
+  } catch {
+    return false;
+  }
   let conn: Deno.UnixConn | undefined;
   const timer = setTimeout(() => conn?.close(), 1000);
   try {
@@ -61,15 +64,15 @@ export async function daemonAnswers(socket: string): Promise<boolean> {
 
 /** The argv that runs `docker-ts daemon` from this checkout (config given: cwd is `/`). */
 export function daemonCommand(o: AutostartOptions): string[] {
-  const here = path.dirname(new URL(import.meta.url).pathname);
-  const repo = path.resolve(here, "../..");
+  const here = dirnamePath(new URL(import.meta.url).pathname);
+  const repo = resolvePath(joinPath(here, "../.."));
   return [
     Deno.execPath(),
     "run",
     "-A",
     "--config",
-    path.join(repo, "deno.json"),
-    path.join(repo, "mod.ts"),
+    joinPath(repo, "deno.json"),
+    joinPath(repo, "mod.ts"),
     "--root",
     o.root,
     "--runroot",
@@ -88,9 +91,9 @@ export function daemonCommand(o: AutostartOptions): string[] {
  */
 export async function autostartDaemon(o: AutostartOptions): Promise<void> {
   if (await daemonAnswers(o.socket)) return;
-  fs.mkdirSync(o.runroot, { recursive: true, mode: 0o755 });
+  Deno.mkdirSync(o.runroot, { recursive: true, mode: 0o755 });
   const log = daemonLogPath(o.runroot);
-  await withLock(path.join(o.runroot, "daemon-autostart.lock"), async () => {
+  await withLock(joinPath(o.runroot, "daemon-autostart.lock"), async () => {
     // Another CLI may have started it while this one waited for the lock.
     if (await daemonAnswers(o.socket)) return;
     const argv = daemonCommand(o);
