@@ -68,6 +68,7 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   40: "ELOOP",
   61: "ENODATA",
   75: "EOVERFLOW",
+  88: "ENOTSOCK",
   95: "EOPNOTSUPP",
   97: "EAFNOSUPPORT",
   98: "EADDRINUSE",

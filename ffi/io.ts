@@ -23,6 +23,8 @@ const ioSymbols = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** int close(int fd); close(2) */
   close: { parameters: ["i32"], result: "i32" },
+  /** The same close(2) on a blocking-pool thread: the last close of a namespace fd can block. */
+  close_async: { name: "close", parameters: ["i32"], result: "i32", nonblocking: true },
   /** int fcntl(int fd, int cmd, int arg); fcntl(2) — only int-argument commands are used */
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   /** int dup3(int oldfd, int newfd, int flags); dup(2) */
@@ -182,6 +184,15 @@ export function dup(fd: number): number {
   const r = sym().fcntl(fd, 1030, 3);
   if (r === -1) throw new SyscallError("dup", errno(), { path: `fd ${fd}` });
   return r;
+}
+
+/**
+ * close(2) on a pool thread. Closing the last reference to a namespace tears it down in the
+ * caller (a mount namespace waits for an RCU grace period, several ms): this keeps that off the
+ * event loop. Errors are ignored (errno is lost on pool threads).
+ */
+export async function closeAsync(fd: number): Promise<void> {
+  await sym().close_async(fd);
 }
 
 /** dup3(2): makes `newfd` a copy of `oldfd` (flags may be O_CLOEXEC). */

@@ -8,7 +8,7 @@ args=("$@")
 [ ${#args[@]} -eq 0 ] && args=(tests/)
 deno test -A --no-prompt --junit-path="$junit" "${args[@]}"
 rc=$?
-deno run --allow-read scripts/junit_summary.ts "$junit"
+deno run --allow-read scripts/junit_summary.ts "$junit" "$rc"
 src=$?
 rm -f "$junit"
 [ $rc -ne 0 ] && exit $rc

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { lazyImport } from "./util/lazy_import.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CgroupDriver, CgroupHandle } from "./cgroups/types.ts";
@@ -61,6 +62,15 @@ import type {
 } from "./engine_api.ts";
 import { ExecManager } from "./engine_exec.ts";
 import * as lifecycle from "./engine_lifecycle.ts";
+import {
+  AttachHub,
+  type AttachOutcome,
+  type AttachOutput,
+  type ContainerAttachOptions,
+  DetachKeyScanner,
+  parseDetachKeys,
+  runAttachSession,
+} from "./container/attach_hub.ts";
 import type { NetworkManager, NetworkManagerOptions } from "./network/manager.ts";
 import {
   attachRequestOf,
@@ -155,6 +165,8 @@ export interface LaunchRequestLike {
   /** cgroup directories to show at the container's /sys/fs/cgroup. */
   cgroupPaths?: Readonly<Record<string, string>>;
   onTiming?: TimingCallback;
+  /** The warm init to claim (its cgroup was adopted as this container's). */
+  warmPid?: number;
 }
 
 /** The runtime launcher. */
@@ -200,6 +212,12 @@ export interface EngineOptions {
    * dockerd's `--bridge=none`: no default bridge, no host firewall or sysctl changes.
    */
   defaultNetwork?: string;
+  /**
+   * Keep one container init spawned ahead of time, in fresh namespaces (a daemon does): a start
+   * with the default namespaces and no terminal then skips the init's boot. See
+   * `prepareWarmInit` in src/runtime/launcher.ts.
+   */
+  prewarm?: boolean;
 }
 
 const NEVER = "0001-01-01T00:00:00Z";
@@ -209,6 +227,8 @@ interface Live {
   /** Resolves with the exit code once the process is gone, output drained and facts written. */
   done: Promise<number>;
   stdio: StdioLike;
+  /** A detached `-i`/`-t` container's stdin and pty output, for `attach`. */
+  hub?: AttachHub;
 }
 
 function nowIso(): string {
@@ -218,6 +238,15 @@ function nowIso(): string {
 /** Docker's exit code for an exit record. */
 function exitCodeOf(e: ExitInfo | number): number {
   return typeof e === "number" ? e : e.exitCode;
+}
+
+/**
+ * Docker's `StdinOnce` of a container: the first attachment's end of input closes its stdin.
+ * Set by `run -i` without `-d`; the run options do not record it yet, so it reads as false
+ * (docker's value for `run -di`, the case attach serves).
+ */
+function stdinOnceOf(options: object): boolean {
+  return (options as { stdinOnce?: boolean }).stdinOnce === true;
 }
 
 function errorExitCode(err: unknown): number | undefined {
@@ -272,9 +301,70 @@ export class Engine implements EngineApi {
     return this.#store;
   }
 
+  /**
+   * With `prewarm`: spawns the warm init now (a daemon calls this when it starts serving), after
+   * removing the cgroups of warm inits a crashed engine left behind. Without: nothing.
+   */
+  async prewarm(): Promise<void> {
+    if (!this.#options.prewarm || this.#options.runtime) return;
+    const driver = await this.#cgroupDriver().catch(() => null);
+    for (const name of driver?.list() ?? []) {
+      if (!/\/warm-\d+$/.test(name)) continue;
+      try {
+        // Another engine on this host may own a live one: only empty ones are stale.
+        const stale = driver!.open(name);
+        if (stale.pids().length === 0) await stale.remove();
+      } catch {
+        // raced with its owner
+      }
+    }
+    await this.#runtimeBackend();
+  }
+
+  #warmInitPid?: (spec: OciSpec, tty: boolean) => number | undefined;
+  #warmInitSettled?: () => Promise<void>;
+
+  #warmCgroupName(driver: CgroupDriver, pid: number): string {
+    return `${driver.parent}/warm-${pid}`;
+  }
+
+  /**
+   * The container's cgroup made from the warm init's (renamed, limits applied) when a warm init
+   * will be claimed; else undefined and the caller creates a fresh one.
+   */
+  #adoptWarmCgroup(
+    driver: CgroupDriver,
+    name: string,
+    spec: OciSpec,
+    tty: boolean,
+  ): { cgroup: CgroupHandle; warmPid: number } | undefined {
+    const warmPid = this.#warmInitPid?.(spec, tty);
+    if (warmPid === undefined) return undefined;
+    try {
+      return {
+        cgroup: driver.adopt(this.#warmCgroupName(driver, warmPid), name, spec.linux.resources),
+        warmPid,
+      };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Releases what the engine holds outside its stores: the warm init, if any. */
+  async close(): Promise<void> {
+    if (this.#runtime && this.#options.prewarm && !this.#options.runtime) {
+      const { discardWarmInit } = await lazyImport<typeof import("./runtime/launcher.ts")>(
+        new URL("./runtime/launcher.ts", import.meta.url),
+      );
+      await discardWarmInit();
+    }
+  }
+
   /** The network manager, loaded on first use (`--network none|host` never pays for it). */
   network(): Promise<NetworkManager> {
-    this.#net ??= import("./network/manager.ts").then((m) =>
+    this.#net ??= lazyImport<typeof import("./network/manager.ts")>(
+      new URL("./network/manager.ts", import.meta.url),
+    ).then((m) =>
       new m.NetworkManager({
         ...this.#options.network,
         root: this.paths.root,
@@ -291,9 +381,15 @@ export class Engine implements EngineApi {
     if (!this.#images) {
       // Loaded on first use: `--help` and container-only verbs never pay for the image code.
       const [{ ImageService }, { LayerStore }, { HostLayerFs }] = await Promise.all([
-        import("./image/image_service.ts"),
-        import("./storage/layer_store.ts"),
-        import("./runtime/host_layer_fs.ts"),
+        lazyImport<typeof import("./image/image_service.ts")>(
+          new URL("./image/image_service.ts", import.meta.url),
+        ),
+        lazyImport<typeof import("./storage/layer_store.ts")>(
+          new URL("./storage/layer_store.ts", import.meta.url),
+        ),
+        lazyImport<typeof import("./runtime/host_layer_fs.ts")>(
+          new URL("./runtime/host_layer_fs.ts", import.meta.url),
+        ),
       ]);
       const layers = new LayerStore(this.paths, new HostLayerFs());
       this.#images = new ImageService(this.paths, layers) as unknown as ImageBackend;
@@ -303,12 +399,42 @@ export class Engine implements EngineApi {
 
   async #runtimeBackend(): Promise<RuntimeBackend> {
     if (!this.#runtime) {
-      const { launch } = await import("./runtime/launcher.ts");
+      const launcher = await lazyImport<typeof import("./runtime/launcher.ts")>(
+        new URL("./runtime/launcher.ts", import.meta.url),
+      );
+      const { launch } = launcher;
+      const prewarm = this.#options.prewarm === true;
+      // The warm init joins a cgroup of its own at once, so a start renames that cgroup instead
+      // of migrating the process (see CgroupDriver.adopt).
+      const hooks = {
+        onSpawned: async (pid: number) => {
+          const driver = await this.#cgroupDriver();
+          driver?.create(this.#warmCgroupName(driver, pid)).addProcess(pid);
+        },
+        onGone: async (pid: number) => {
+          const driver = await this.#cgroupDriver();
+          if (driver) await driver.open(this.#warmCgroupName(driver, pid)).remove();
+        },
+      };
+      const prepareWarmInit = (): void => launcher.prepareWarmInit(hooks);
+      this.#warmInitPid = launcher.warmInitPid;
+      this.#warmInitSettled = launcher.warmInitSettled;
+      if (prewarm) prepareWarmInit();
       this.#runtime = {
-        launch: (req) =>
-          launch({ ...req, stdio: req.stdio as unknown as StdioPlan }) as unknown as Promise<
-            ContainerProcessLike
-          >,
+        launch: async (req) => {
+          const proc = await launch({ ...req, stdio: req.stdio as unknown as StdioPlan }).catch(
+            (err) => {
+              if (prewarm) prepareWarmInit();
+              throw err;
+            },
+          );
+          if (!prewarm) return proc as unknown as ContainerProcessLike;
+          // The next init is spawned once this one has exec'd and the start was answered (the
+          // launch Worker's construction holds this thread for a few ms).
+          const start = proc.start.bind(proc);
+          proc.start = () => start().finally(() => setTimeout(prepareWarmInit, 0));
+          return proc as unknown as ContainerProcessLike;
+        },
       };
     }
     return this.#runtime;
@@ -316,7 +442,9 @@ export class Engine implements EngineApi {
 
   async #stdioFactory(): Promise<StdioFactory> {
     if (!this.#stdio) {
-      const mod = await import("./runtime/stdio.ts");
+      const mod = await lazyImport<typeof import("./runtime/stdio.ts")>(
+        new URL("./runtime/stdio.ts", import.meta.url),
+      );
       this.#stdio = (o) => mod.createStdio(o) as unknown as StdioLike;
     }
     return this.#stdio;
@@ -324,7 +452,9 @@ export class Engine implements EngineApi {
 
   async #cgroupDriver(): Promise<CgroupDriver | null> {
     if (this.#cgroups === undefined) {
-      const mod = await import("./cgroups/detect.ts");
+      const mod = await lazyImport<typeof import("./cgroups/detect.ts")>(
+        new URL("./cgroups/detect.ts", import.meta.url),
+      );
       this.#cgroups = mod.detectCgroupDriver();
     }
     return this.#cgroups;
@@ -337,7 +467,7 @@ export class Engine implements EngineApi {
       const ms = now - last;
       last = now;
       onTiming?.(stage, ms);
-      if (this.#trace) console.error(`[trace] ${stage} ${ms.toFixed(2)}ms`);
+      if (this.#trace) console.error(`[trace] ${stage} ${ms.toFixed(2)}ms @${now.toFixed(1)}`);
     };
   }
 
@@ -612,18 +742,36 @@ export class Engine implements EngineApi {
         ready.catch(() => {}); // a failed reset only costs this run's log, never the start
         return { logs, ready };
       })();
-      if (detached && tty) {
-        options = { ...options, stdout: lifecycle.rawLogWritable(this.supervisor.logs(id)) };
-      }
+      // Detached with -i or -t: the engine keeps stdin (a pipe, or the pty master) and, with a
+      // tty, relays the pty into the log and to `attach` clients (see container/attach_hub.ts).
+      // A tty's output relayed by the engine stops if the engine dies; without one the kernel
+      // writes the log files itself.
+      const interactive = record.options.interactive;
+      const stdinPipe = detached && !tty && interactive
+        ? (await lazyImport<typeof import("./runtime/stdio.ts")>(
+          new URL("./runtime/stdio.ts", import.meta.url),
+        )).createStdinPipe()
+        : undefined;
       const stdio = detached && !tty
-        ? lifecycle.openDetachedStdio(this.supervisor.logs(id)) as unknown as StdioLike
+        ? lifecycle.openDetachedStdio(this.supervisor.logs(id), stdinPipe) as unknown as StdioLike
         : makeStdio({
-          stdin: record.options.interactive && options.stdin ? "pipe" : "null",
+          stdin: interactive && (options.stdin || detached) ? "pipe" : "null",
           // Attached to anything: both outputs are piped, since the log keeps them all.
           stdout: options.stdout || attachedLog ? "pipe" : "null",
           stderr: options.stderr || attachedLog ? "pipe" : "null",
           tty: tty ? (options.consoleSize ?? { rows: 24, cols: 80 }) : undefined,
         });
+      const hub = detached && (tty || interactive)
+        ? new AttachHub({
+          stdin: stdinPipe?.stdin ?? stdio.stdin,
+          tty,
+          stdinOnce: stdinOnceOf(record.options),
+        })
+        : undefined;
+      if (hub && tty) options = { ...options, stdout: hub.output("stdout") };
+      const relayLog = hub && tty
+        ? { logs: this.supervisor.logs(id), ready: Promise.resolve() }
+        : attachedLog;
       if (tty && options.consoleSize) {
         spec.process.consoleSize = {
           height: options.consoleSize.rows,
@@ -632,11 +780,16 @@ export class Engine implements EngineApi {
       }
       tick("start.stdio");
       let cgroup: CgroupHandle | undefined;
+      let warmPid: number | undefined;
       const cgName = (spec.linux.cgroupsPath ?? `/docker-ts/${id}`).replace(/^\/+/, "");
       let proc: ContainerProcessLike;
       try {
         if (driver) {
-          cgroup = await this.#freshCgroup(driver, cgName, spec);
+          // A warm init being spawned right now is a few ms from ready: far less than a cold one.
+          await this.#warmInitSettled?.();
+          const adopted = this.#adoptWarmCgroup(driver, cgName, spec, tty === true);
+          cgroup = adopted?.cgroup ?? await this.#freshCgroup(driver, cgName, spec);
+          warmPid = adopted?.warmPid;
           tick("start.cgroup");
         }
         const runDir = this.paths.runContainer(id);
@@ -653,9 +806,11 @@ export class Engine implements EngineApi {
           runDir,
           stdio,
           // The netns exists once the init is spawned; its interfaces are set up before the gate.
+          warmPid,
           onSpawn: cgroup || net
             ? async (pid) => {
-              cgroup?.addProcess(pid);
+              // A claimed warm init is in this cgroup already (adopted with it).
+              if (pid !== warmPid) cgroup?.addProcess(pid);
               if (net) {
                 await net.attach(attachRequestOf({
                   id,
@@ -670,10 +825,14 @@ export class Engine implements EngineApi {
             }
             : undefined,
           cgroupPaths: cgroup?.paths,
-          onTiming: options.onTiming,
+          onTiming: options.onTiming ??
+            (this.#trace
+              ? (stage, ms) => console.error(`[trace] ${stage} ${ms.toFixed(2)}ms`)
+              : undefined),
         });
         tick("start.launch");
       } catch (err) {
+        hub?.end();
         stdio.close({ streams: true });
         await cgroup?.remove().catch(() => {});
         if (usesBridge(record.options)) await (await this.network()).detach(id).catch(() => {});
@@ -693,9 +852,11 @@ export class Engine implements EngineApi {
         error: "",
         paused: false,
       };
-      this.#store.writeState(id, state);
-      const live = this.#supervise(id, proc, stdio, cgroup, options, attachedLog);
+      this.#store.writeState(id, state, { durable: !record.options.rm });
+      tick("start.state");
+      const live = this.#supervise(id, proc, stdio, cgroup, options, relayLog, hub);
       this.supervisor.track(id, live.done);
+      tick("start.supervise");
       try {
         await proc.start();
         tick("start.gate");
@@ -756,6 +917,7 @@ export class Engine implements EngineApi {
     cgroup: CgroupHandle | undefined,
     options: StartOptions,
     log?: { logs: ContainerLogs; ready: Promise<unknown> },
+    hub?: AttachHub,
   ): Live {
     const pumps: Promise<unknown>[] = [];
     const stdinStop = new AbortController();
@@ -799,6 +961,7 @@ export class Engine implements EngineApi {
       } catch (err) {
         code = errorExitCode(err) ?? 125;
       }
+      const tick = this.#timer();
       options.signal?.removeEventListener("abort", onAbort);
       let oom = false;
       try {
@@ -809,9 +972,13 @@ export class Engine implements EngineApi {
       if (oom) code = 137;
       // Output written before the exit is still in the pipes: drain it before reporting.
       await Promise.all(pumps.slice(stdio.stdin && options.stdin ? 1 : 0));
+      tick("exit.drain");
       stdinStop.abort();
+      // Attached clients get the last output, then their sessions end; stdin is released.
+      hub?.end();
       stdio.close();
       await cgroup?.remove().catch(() => {});
+      tick("exit.cgroup");
       if (this.#net) await (await this.#net).detach(id).catch(() => {});
       try {
         fs.rmSync(this.paths.runContainer(id), { recursive: true, force: true });
@@ -831,10 +998,11 @@ export class Engine implements EngineApi {
       } catch {
         // removed meanwhile (forced removal)
       }
+      tick("exit.state");
       this.#live.delete(id);
       return code;
     })();
-    const live: Live = { proc, done, stdio };
+    const live: Live = { proc, done, stdio, hub };
     this.#live.set(id, live);
     return live;
   }
@@ -844,10 +1012,14 @@ export class Engine implements EngineApi {
     const tick = this.#timer(io.onTiming);
     io.signal?.throwIfAborted();
     // The launch Worker boots (~10 ms) while the image and spec work runs; launch() takes it.
-    const warm = this.#options.runtime ? undefined : import("./runtime/launcher.ts").then((m) => {
-      m.warmLaunchWorker();
-      return m;
-    }, () => undefined);
+    const warm = this.#options.runtime
+      ? undefined
+      : lazyImport<typeof import("./runtime/launcher.ts")>(
+        new URL("./runtime/launcher.ts", import.meta.url),
+      ).then((m) => {
+        m.warmLaunchWorker();
+        return m;
+      }, () => undefined);
     let id: string;
     try {
       ({ Id: id } = await this.create(input, { onTiming: io.onTiming }));
@@ -1068,6 +1240,7 @@ export class Engine implements EngineApi {
 
   /** {@inheritDoc EngineApi.remove} */
   async remove(ref: string, options: RemoveOptions = {}): Promise<void> {
+    const tick = this.#timer();
     const id = this.#store.resolve(ref);
     let c = this.#store.get(id);
     let status = this.#status(c);
@@ -1079,7 +1252,9 @@ export class Engine implements EngineApi {
       status = this.#status(c);
     }
     assertCanDo("remove", status, id);
+    tick("remove.check");
     await this.#store.locked(id, async () => {
+      tick("remove.lock");
       const driver = await this.#cgroupDriver().catch(() => null);
       if (driver) {
         const name = (this.#store.spec(id).linux.cgroupsPath ?? `/docker-ts/${id}`).replace(
@@ -1092,12 +1267,16 @@ export class Engine implements EngineApi {
           // no cgroup left: the normal case
         }
       }
+      tick("remove.cgroup");
       if (usesBridge(c.record.options)) await (await this.network()).detach(id).catch(() => {});
       fs.rmSync(this.paths.runContainer(id), { recursive: true, force: true });
+      tick("remove.run");
       this.#store.delete(id);
+      tick("remove.delete");
       this.#supervisor?.forget(id);
       this.#exec?.forgetContainer(id);
     });
+    tick("remove");
     for (const wake of this.#removed.get(id) ?? []) wake();
     this.#removed.delete(id);
   }
@@ -1202,6 +1381,63 @@ export class Engine implements EngineApi {
       }
       live.stdio.pty.resize(size.rows, size.cols);
     });
+  }
+
+  /**
+   * Attaches to a running container: `stdin` goes to the container's stdin (a detached `-i`
+   * container's pipe or `-t` container's pty, held by this engine), its output comes to
+   * `stdout`/`stderr` from now on. Resolves with how it ended: `detached` (the detach keys,
+   * default Ctrl-P Ctrl-Q), `exited`, `stdin-closed`, `gone` (a client write failed) or
+   * `aborted`. A container this engine does not supervise (another process's, or adopted after
+   * a daemon restart) is followed through its log and takes no input.
+   */
+  async attach(ref: string, options: ContainerAttachOptions = {}): Promise<AttachOutcome> {
+    const id = this.#store.resolve(ref);
+    const c = this.#store.get(id);
+    const status = this.#status(c);
+    if (status === "paused") {
+      throw new InvalidStateError("You cannot attach to a paused container, unpause it first");
+    }
+    if (status !== "running") {
+      throw new InvalidStateError("You cannot attach to a stopped container, start it first");
+    }
+    const scanner = new DetachKeyScanner(parseDetachKeys(options.detachKeys || undefined));
+    const tty = c.record.options.tty;
+    return await runAttachSession(this.#live.get(id)?.hub, {
+      stdin: options.stdin,
+      stdout: options.stdout,
+      stderr: options.stderr,
+      scanner,
+      signal: options.signal,
+      onAttached: options.onAttached,
+      follow: (out, signal) => this.#followOutput(id, tty, out, signal),
+    });
+  }
+
+  /** Copies the container's log from now on into `out` until it stops (or `signal`). */
+  async #followOutput(
+    id: string,
+    tty: boolean,
+    out: AttachOutput,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const stdout = out.stdout?.getWriter();
+    const stderr = tty ? stdout : out.stderr?.getWriter();
+    try {
+      const entries = this.logs(id, {
+        follow: true,
+        tail: 0,
+        stdout: stdout !== undefined,
+        stderr: stderr !== undefined,
+        signal,
+      });
+      for await (const e of entries) {
+        await (e.stream === "stderr" ? stderr : stdout)?.write(e.data);
+      }
+    } finally {
+      stdout?.releaseLock();
+      if (stderr !== stdout) stderr?.releaseLock();
+    }
   }
 
   // -------------------------------------------------------------------------------------------
@@ -1320,7 +1556,11 @@ export class Engine implements EngineApi {
       removeCgroup: async (id) => {
         await (await lifecycle.containerCgroup(this.#lifecycle(), id))?.remove();
       },
-      autoRemove: (id) => this.remove(id, { force: true }),
+      autoRemove: async (id) => {
+        const tick = this.#timer();
+        await this.remove(id, { force: true });
+        tick("exit.autoRemove");
+      },
     });
     return this.#supervisor;
   }
@@ -1409,6 +1649,25 @@ export class Engine implements EngineApi {
   /** {@inheritDoc EngineApiDetached.copyTo} */
   async copyTo(ref: string, src: string, dest: string): Promise<void> {
     await lifecycle.copyToContainer(this.#lifecycle(), this.#store.resolve(ref), src, dest);
+  }
+  /** {@inheritDoc EngineApiDetached.statPath} */
+  async statPath(ref: string, p: string): Promise<import("./engine_api.ts").ContainerPathStat> {
+    return await lifecycle.statContainerPath(this.#lifecycle(), this.#store.resolve(ref), ref, p);
+  }
+  /** {@inheritDoc EngineApiDetached.archiveOut} */
+  async archiveOut(ref: string, p: string): Promise<import("./engine_api.ts").ContainerArchive> {
+    const id = this.#store.resolve(ref);
+    return await lifecycle.archiveFromContainer(this.#lifecycle(), id, ref, p);
+  }
+  /** {@inheritDoc EngineApiDetached.archiveIn} */
+  async archiveIn(
+    ref: string,
+    p: string,
+    tar: ReadableStream<Uint8Array>,
+    options?: import("./engine_api.ts").ArchiveInOptions,
+  ): Promise<void> {
+    const id = this.#store.resolve(ref);
+    await lifecycle.archiveToContainer(this.#lifecycle(), id, ref, p, tar, options);
   }
   /** {@inheritDoc EngineApiDetached.recover} */
   recover(): Promise<{ adopted: string[]; exited: string[] }> {
@@ -1549,8 +1808,8 @@ function inspectOf(c: StoredContainer, status: ContainerStatus, spec: OciSpec): 
       User: o.user ?? record.imageConfig.User,
       Tty: o.tty,
       OpenStdin: o.interactive,
-      StdinOnce: o.interactive,
-      AttachStdin: o.interactive,
+      StdinOnce: o.stdinOnce === true,
+      AttachStdin: o.interactive && !o.detach,
       AttachStdout: !o.detach,
       AttachStderr: !o.detach,
       Env: spec.process.env.filter((e) =>

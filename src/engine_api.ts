@@ -6,8 +6,10 @@
  * @module
  */
 import { DockerTsError } from "./errors.ts";
+import type { AttachOutcome, ContainerAttachOptions } from "./container/attach_hub.ts";
 import type { RunOptionsInput } from "./spec/run_options.ts";
 import type { NetworkCreateOptions, NetworkInspect } from "./network/manager.ts";
+import type { ContainerPathStat } from "./container/cp_archive.ts";
 
 export type { RunOptionsInput } from "./spec/run_options.ts";
 
@@ -462,6 +464,11 @@ export interface EngineEvent {
 
 /** The verbs of detached containers; `Engine` implements all of them. */
 export interface EngineApiDetached {
+  /**
+   * Attaches to a running container (`docker attach`): its output from now on, and its stdin
+   * when it was started with `-i` and a daemon holds it. Resolves with how the attachment ended.
+   */
+  attach?(id: string, options?: ContainerAttachOptions): Promise<AttachOutcome>;
   /** Reads a container's logs (json-file plus unconverted output). */
   logs?(id: string, options?: LogsOptions): AsyncIterable<LogEntry>;
   /** Freezes a running container (cgroup freezer). */
@@ -495,8 +502,48 @@ export interface EngineApiDetached {
   copyFrom?(id: string, src: string, dest: string): Promise<void>;
   /** `docker cp SRC CONTAINER:DEST`. */
   copyTo?(id: string, src: string, dest: string): Promise<void>;
+  /**
+   * Stat of a path in a container, running or not (`HEAD /containers/{id}/archive`); a trailing
+   * symlink is not followed (its resolved target is in `linkTarget`). NotFound when missing.
+   */
+  statPath?(id: string, path: string): Promise<ContainerPathStat>;
+  /**
+   * `docker cp CONTAINER:SRC -`: a tar stream of SRC (running or stopped container) and its
+   * stat. Errors about SRC (NotFound) reject before any byte is streamed.
+   */
+  archiveOut?(id: string, path: string): Promise<ContainerArchive>;
+  /**
+   * `docker cp - CONTAINER:DEST`: extracts a tar stream into the existing directory DEST
+   * (running or stopped container), confined to the container's root, owners kept from the
+   * archive. NotFound when DEST is missing, InvalidArgument when it is not a directory or the
+   * archive is unreadable or leaves the target; a refused archive changes nothing.
+   */
+  archiveIn?(
+    id: string,
+    path: string,
+    tar: ReadableStream<Uint8Array>,
+    options?: ArchiveInOptions,
+  ): Promise<void>;
   /** Daemon start: adopt running containers, record the dead ones, clean stale state. */
   recover?(): Promise<{ adopted: string[]; exited: string[] }>;
+}
+
+export type { ContainerPathStat } from "./container/cp_archive.ts";
+
+/** What {@link EngineApiDetached.archiveOut} resolves to. */
+export interface ContainerArchive {
+  /** Stat of the source path (docker's `X-Docker-Container-Path-Stat`). */
+  stat: ContainerPathStat;
+  /** The tar archive; cancel it to stop early. */
+  tar: ReadableStream<Uint8Array>;
+}
+
+/** Options of {@link EngineApiDetached.archiveIn} (the API's query parameters). */
+export interface ArchiveInOptions {
+  /** `copyUIDGID` (`cp -a`): with a container user configured, it owns what is extracted. */
+  copyUIDGID?: boolean;
+  /** `noOverwriteDirNonDir`: refuse to replace a directory by a non-directory and back. */
+  noOverwriteDirNonDir?: boolean;
 }
 
 // ---------------------------------------------------------------------------------------------

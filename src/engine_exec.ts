@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { lazyImport } from "./util/lazy_import.ts";
 import type { CgroupHandle } from "./cgroups/types.ts";
 import { assertCanDo, deriveStatus } from "./container/state.ts";
 import type { ContainerStore } from "./container/store.ts";
@@ -70,8 +71,12 @@ async function containerTtyStdio(
   size: ConsoleSize,
   withStdin: boolean,
 ): Promise<Stdio> {
-  const { Pty } = await import("./runtime/pty.ts");
-  const { readableFromFd, writableToFd } = await import("./runtime/stdio.ts");
+  const { Pty } = await lazyImport<typeof import("./runtime/pty.ts")>(
+    new URL("./runtime/pty.ts", import.meta.url),
+  );
+  const { readableFromFd, writableToFd } = await lazyImport<typeof import("./runtime/stdio.ts")>(
+    new URL("./runtime/stdio.ts", import.meta.url),
+  );
   let pty: PtyT;
   try {
     pty = Pty.open(size, undefined, { root: `/proc/${pid}/root` });
@@ -158,7 +163,9 @@ export class ExecManager {
     assertCanDo("exec", st, e.containerId);
     const spec = this.#ctx.store.spec(e.containerId);
     const o = e.options;
-    const { createStdio } = await import("./runtime/stdio.ts");
+    const { createStdio } = await lazyImport<typeof import("./runtime/stdio.ts")>(
+      new URL("./runtime/stdio.ts", import.meta.url),
+    );
     const attached = !io.detach;
     const stdin = o.interactive && io.stdin && attached ? "pipe" : "null";
     const stdio = o.tty
@@ -210,7 +217,9 @@ export class ExecManager {
         // exited already
       }
     }
-    const { reaper } = await import("./runtime/reaper.ts");
+    const { reaper } = await lazyImport<typeof import("./runtime/reaper.ts")>(
+      new URL("./runtime/reaper.ts", import.meta.url),
+    );
     const exited = reaper().watch(reply.pid);
     const pumps: Promise<unknown>[] = [];
     const stdinStop = new AbortController();

@@ -17,7 +17,8 @@ import {
 } from "./container/logs.ts";
 import { withLock } from "./container/lock.ts";
 import { copyInto, resolveInRoot } from "./container/cp_paths.ts";
-import { copyWithStoppedRootfs } from "./runtime/rootfs_copy.ts";
+import { copyWithStoppedRootfs, holdStoppedRootfs } from "./runtime/rootfs_copy.ts";
+import type { ContainerPathStat } from "./container/cp_archive.ts";
 import { assertCanDo, deriveStatus } from "./container/state.ts";
 import { type ContainerStore, nameConflictMessage } from "./container/store.ts";
 import type { Supervisor } from "./container/supervisor.ts";
@@ -75,24 +76,33 @@ export interface DetachedStdio {
 }
 
 /**
- * Stdio for a detached container without a terminal: stdin `/dev/null`, stdout and stderr the
- * raw log files opened `O_APPEND` — the kernel writes them even if the engine dies.
+ * Stdio for a detached container without a terminal: stdout and stderr the raw log files opened
+ * `O_APPEND` — the kernel writes them even if the engine dies — and stdin `/dev/null`, or with
+ * `-i` the read end of a pipe whose write end the engine keeps for `attach` (`stdinPipe`; its
+ * child end is closed here with the others).
  */
-export function openDetachedStdio(logs: ContainerLogs): DetachedStdio {
+export function openDetachedStdio(
+  logs: ContainerLogs,
+  stdinPipe?: { childFd: number; closeChildEnd(): void },
+): DetachedStdio {
   const [out, err] = logs.openForChild();
-  let devnull: number;
-  try {
-    devnull = fs.openSync("/dev/null", "r");
-  } catch (e) {
-    fs.closeSync(out);
-    fs.closeSync(err);
-    throw e;
+  let devnull = -1;
+  if (!stdinPipe) {
+    try {
+      devnull = fs.openSync("/dev/null", "r");
+    } catch (e) {
+      fs.closeSync(out);
+      fs.closeSync(err);
+      throw e;
+    }
   }
   let open = true;
   const closeAll = (): void => {
     if (!open) return;
     open = false;
+    stdinPipe?.closeChildEnd();
     for (const fd of [devnull, out, err]) {
+      if (fd < 0) continue;
       try {
         fs.closeSync(fd);
       } catch {
@@ -100,16 +110,11 @@ export function openDetachedStdio(logs: ContainerLogs): DetachedStdio {
       }
     }
   };
-  return { childFds: [devnull, out, err], closeChildEnds: closeAll, close: closeAll };
-}
-
-/**
- * A sink appending to the raw stdout file: a detached container with a terminal relays its pty
- * here. The engine must hold the pty master, so unlike the pipe-less case this output stops if
- * the engine dies.
- */
-export function rawLogWritable(logs: ContainerLogs): WritableStream<Uint8Array> {
-  return new WritableStream({ write: (chunk) => logs.appendRaw("stdout", chunk) });
+  return {
+    childFds: [stdinPipe ? stdinPipe.childFd : devnull, out, err],
+    closeChildEnds: closeAll,
+    close: closeAll,
+  };
 }
 
 /**
@@ -588,4 +593,110 @@ export async function copyToContainer(
   if (root === null) return await stoppedCopy(ctx, id, "to", src, dest);
   const to = resolveInRoot(root, dest);
   copyInto(src, to, { src, dest });
+}
+
+/** A container's root as a host path, valid until `release` (a stopped one is mounted meanwhile). */
+async function leaseRoot(
+  ctx: LifecycleContext,
+  id: string,
+): Promise<{ root: string; release(): Promise<void> }> {
+  const root = runningRoot(ctx, id);
+  if (root !== null) return { root, release: () => Promise.resolve() };
+  const { record } = ctx.store.get(id);
+  // merged is unused while the container is stopped; the mount exists in the Worker's namespace.
+  return await holdStoppedRootfs({ rootfs: record.rootfs, mountpoint: record.paths.merged });
+}
+
+/** `HEAD /containers/{id}/archive`: the stat of a path in a container (running or not). */
+export async function statContainerPath(
+  ctx: LifecycleContext,
+  id: string,
+  ref: string,
+  p: string,
+): Promise<ContainerPathStat> {
+  const { statInRoot } = await import("./container/cp_archive.ts");
+  const lease = await leaseRoot(ctx, id);
+  try {
+    return statInRoot(lease.root, p, ref);
+  } finally {
+    await lease.release();
+  }
+}
+
+/**
+ * `docker cp CONTAINER:SRC -`: the stat of SRC and a tar stream of it. A stopped container's
+ * rootfs stays mounted (privately) until the stream ends or is cancelled. Errors about SRC are
+ * thrown before the stream is returned.
+ */
+export async function archiveFromContainer(
+  ctx: LifecycleContext,
+  id: string,
+  ref: string,
+  p: string,
+): Promise<{ stat: ContainerPathStat; tar: ReadableStream<Uint8Array> }> {
+  const [{ archiveFromRoot }, { tarStream }] = await Promise.all([
+    import("./container/cp_archive.ts"),
+    import("./image/tar_writer.ts"),
+  ]);
+  const lease = await leaseRoot(ctx, id);
+  let out: ReturnType<typeof archiveFromRoot>;
+  try {
+    out = archiveFromRoot(lease.root, p, ref);
+  } catch (err) {
+    await lease.release();
+    throw err;
+  }
+  const reader = tarStream(out.entries).getReader();
+  const tar = new ReadableStream<Uint8Array>({
+    async pull(controller): Promise<void> {
+      try {
+        const { value, done } = await reader.read();
+        if (!done) return controller.enqueue(value);
+        await lease.release();
+        controller.close();
+      } catch (err) {
+        await lease.release();
+        controller.error(err);
+      }
+    },
+    async cancel(reason): Promise<void> {
+      await reader.cancel(reason).catch(() => {});
+      await lease.release();
+    },
+  }, { highWaterMark: 0 });
+  return { stat: out.stat, tar };
+}
+
+/**
+ * `docker cp - CONTAINER:DEST`: extracts a tar stream into the directory DEST of a container
+ * (running or not), confined to its root, owners kept from the archive. The archive is staged
+ * under the engine's tmp dir first: a bad archive changes nothing in the container.
+ */
+export async function archiveToContainer(
+  ctx: LifecycleContext,
+  id: string,
+  ref: string,
+  p: string,
+  tar: ReadableStream<Uint8Array> | AsyncIterable<Uint8Array>,
+  options: { copyUIDGID?: boolean; noOverwriteDirNonDir?: boolean } = {},
+): Promise<void> {
+  const { record } = ctx.store.get(id);
+  if (record.options.readOnly) {
+    throw new ConflictError(`Cannot copy to container ${ref}: its root filesystem is read-only`);
+  }
+  const { extractIntoRoot } = await import("./container/cp_archive.ts");
+  // Docker's copyUIDGID: with a configured user, everything extracted is owned by that user.
+  const user = ctx.store.spec(id).process.user;
+  const chown = options.copyUIDGID && (record.options.user || user.uid !== 0 || user.gid !== 0)
+    ? { uid: user.uid, gid: user.gid }
+    : undefined;
+  const lease = await leaseRoot(ctx, id);
+  try {
+    await extractIntoRoot(lease.root, p, ref, tar, path.join(ctx.paths.tmpDir, "cp"), {
+      chown,
+      noOverwriteDirNonDir: options.noOverwriteDirNonDir,
+    });
+  } finally {
+    await lease.release();
+  }
 }

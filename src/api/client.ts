@@ -12,6 +12,7 @@ import {
   UnavailableError,
 } from "../errors.ts";
 import { basenamePath, dirnamePath, joinPath, resolvePath } from "../util/path.ts";
+import { lazyImport } from "../util/lazy_import.ts";
 import {
   type ConsoleSize,
   ContainerExecError,
@@ -50,6 +51,12 @@ import type { TarStreamEntry } from "../image/tar_writer.ts";
 import { parseBytes, parseNanoCpus } from "../spec/size_parse.ts";
 import { ConnReader } from "./http_server.ts";
 import { demuxStream, FrameDecoder } from "./stream_framing.ts";
+import {
+  type AttachOutcome,
+  type ContainerAttachOptions,
+  DetachKeyScanner,
+  parseDetachKeys,
+} from "../container/attach_hub.ts";
 
 const encoder = new TextEncoder();
 
@@ -156,8 +163,8 @@ export function createBodyFromRunOptions(
     Labels: labels,
     Tty: o.tty ?? false,
     OpenStdin: o.interactive ?? false,
-    StdinOnce: o.interactive ?? false,
-    AttachStdin: o.interactive ?? false,
+    StdinOnce: o.stdinOnce ?? false,
+    AttachStdin: (o.interactive ?? false) && !o.detach,
     AttachStdout: !o.detach,
     AttachStderr: !o.detach,
     ...(o.stopSignal ? { StopSignal: o.stopSignal } : {}),
@@ -268,6 +275,7 @@ export class Client implements EngineApi {
     path: string,
     options: RequestOptions = {},
   ): Promise<Response> {
+    const t0 = performance.now();
     const conn = await this.#connect();
     const q = new URLSearchParams();
     for (const [k, v] of Object.entries(options.query ?? {})) {
@@ -304,7 +312,16 @@ export class Client implements EngineApi {
         }
         await write(encoder.encode("0\r\n\r\n"));
       }
-      return await readResponse(conn);
+      const response = await readResponse(conn);
+      // DOCKER_TS_TRACE=1: when each request went out and its answer's head came back.
+      if (TRACE) {
+        console.error(
+          `[trace] client ${method} ${path} sent@${t0.toFixed(1)} head@${
+            performance.now().toFixed(1)
+          } status ${response.status}`,
+        );
+      }
+      return response;
     } catch (err) {
       conn.close();
       throw err;
@@ -601,10 +618,9 @@ export class Client implements EngineApi {
     const onAbort = () => this.kill(id, "KILL").catch(() => {});
     io.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const info = await this.inspect(id);
       const wantsIo = io.stdin || io.stdout || io.stderr;
       const output = wantsIo
-        ? (await this.#attach(id, io, info.Config.Tty)).output
+        ? (await this.#attach(id, io, options.tty === true)).output
         : Promise.resolve();
       const waiting = this.wait(id, { condition: options.rm ? "removed" : "next-exit" });
       if (io.consoleSize) {
@@ -644,6 +660,7 @@ export class Client implements EngineApi {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
       const text = await new globalThis.Response(r.body).text();
+      if (TRACE) console.error(`[trace] client wait answered@${performance.now().toFixed(1)}`);
       options.signal?.throwIfAborted();
       const msg = JSON.parse(text) as { StatusCode: number; Error: { Message: string } | null };
       if (msg.Error?.Message) throw new ApiError(500, msg.Error.Message);
@@ -684,6 +701,87 @@ export class Client implements EngineApi {
     await this.#noContent("POST", `/containers/${id}/resize`, {
       query: { h: size.rows, w: size.cols },
     });
+  }
+
+  /**
+   * Attaches to a running container over `POST /containers/{id}/attach` (see `Engine.attach`).
+   * The detach keys are also watched here, as docker's CLI does: the daemon cannot tell the
+   * client why it closed, and the keys never reach the container.
+   */
+  async attach(id: string, options: ContainerAttachOptions = {}): Promise<AttachOutcome> {
+    const scanner = new DetachKeyScanner(parseDetachKeys(options.detachKeys || undefined));
+    const info = await this.inspect(id);
+    const tty = info.Config.Tty;
+    const stdin = options.stdin && info.Config.OpenStdin ? options.stdin : null;
+    const r = await this.#call("POST", `/containers/${info.Id}/attach`, {
+      query: {
+        stream: true,
+        stdin: stdin ? true : undefined,
+        stdout: options.stdout ? true : undefined,
+        stderr: options.stderr ? true : undefined,
+        detachKeys: options.detachKeys,
+      },
+      headers: { Connection: "Upgrade", Upgrade: "tcp" },
+    });
+    const conn = r.conn;
+    options.onAttached?.();
+    let outcome: AttachOutcome | undefined;
+    const end = (o: AttachOutcome): void => {
+      outcome ??= o;
+      try {
+        conn.close();
+      } catch {
+        // closed
+      }
+    };
+    const onAbort = (): void => end("aborted");
+    if (options.signal?.aborted) onAbort();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
+    if (stdin) {
+      reader = stdin.getReader();
+      const rd = reader;
+      (async () => {
+        try {
+          for (;;) {
+            const { done, value } = await rd.read();
+            if (done) break;
+            const { data, detached } = scanner.push(value);
+            let rest = data;
+            while (rest.length) rest = rest.subarray(await conn.write(rest));
+            if (detached) return end("detached");
+          }
+        } catch {
+          return; // the connection closed: output ends too
+        }
+        // Docker's CLI half-closes at the end of input; the daemon decides what follows.
+        outcome ??= "stdin-closed";
+        await conn.closeWrite().catch(() => {});
+      })();
+    } else {
+      await conn.closeWrite().catch(() => {});
+    }
+    try {
+      if (tty) {
+        if (options.stdout) await r.body.pipeTo(options.stdout, { preventClose: true });
+        else await r.body.cancel();
+      } else {
+        await demuxStream(r.body, { stdout: options.stdout, stderr: options.stderr });
+      }
+    } catch {
+      // the connection closed (detach, abort) or the caller's sink failed
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+      end(outcome ?? "exited");
+      reader?.cancel().catch(() => {});
+    }
+    // The daemon ends the stream at the exit or after the input ended; which one, the
+    // container's state tells.
+    if (outcome === "stdin-closed") {
+      const now = await this.inspect(info.Id).catch(() => undefined);
+      if (!now?.State.Running) outcome = "exited";
+    }
+    return outcome ?? "exited";
   }
 
   // Detached containers -------------------------------------------------------------------------
@@ -861,8 +959,12 @@ export class Client implements EngineApi {
   async copyFrom(id: string, src: string, dest: string): Promise<void> {
     // Loaded on demand: only `cp` pays for the tar code.
     const [{ copyInto }, { extractConfined }] = await Promise.all([
-      import("../container/cp_paths.ts"),
-      import("./handlers/archive.ts"),
+      lazyImport<typeof import("../container/cp_paths.ts")>(
+        new URL("../container/cp_paths.ts", import.meta.url),
+      ),
+      lazyImport<typeof import("../container/cp_archive.ts")>(
+        new URL("../container/cp_archive.ts", import.meta.url),
+      ),
     ]);
     const r = await this.#call("GET", `/containers/${id}/archive`, { query: { path: src } });
     // Extracted beside the destination first, so Docker's copy rule applies locally.
@@ -882,9 +984,13 @@ export class Client implements EngineApi {
   }
   /** {@inheritDoc EngineApiDetached.copyTo} */
   async copyTo(id: string, src: string, dest: string): Promise<void> {
-    const [{ tarStream }, { hostTreeEntries }] = await Promise.all([
-      import("../image/tar_writer.ts"),
-      import("./handlers/archive.ts"),
+    const [{ tarStream }, { treeEntries }] = await Promise.all([
+      lazyImport<typeof import("../image/tar_writer.ts")>(
+        new URL("../image/tar_writer.ts", import.meta.url),
+      ),
+      lazyImport<typeof import("../container/cp_archive.ts")>(
+        new URL("../container/cp_archive.ts", import.meta.url),
+      ),
     ]);
     let st: Deno.FileInfo;
     try {
@@ -921,11 +1027,51 @@ export class Client implements EngineApi {
       }))
       : [{ host: src, name }];
     async function* all(): AsyncGenerator<TarStreamEntry> {
-      for (const e of entries) yield* hostTreeEntries(e.host, e.name);
+      for (const e of entries) yield* treeEntries(e.host, e.name);
     }
     await this.#noContent("PUT", `/containers/${id}/archive`, {
       query: { path: target },
       body: tarStream(all()),
+      headers: { "Content-Type": "application/x-tar" },
+    });
+  }
+  /** {@inheritDoc EngineApiDetached.statPath} */
+  async statPath(id: string, path: string): Promise<import("../engine_api.ts").ContainerPathStat> {
+    const r = await this.#request("HEAD", `/containers/${id}/archive`, { query: { path } });
+    await r.body.cancel().catch(() => {});
+    // A HEAD answer has no body to carry the daemon's message: name the failure here.
+    if (r.status === 404) {
+      throw new ApiError(404, `Could not find the file ${path} in container ${id}`);
+    }
+    if (r.status >= 400) {
+      throw new ApiError(r.status, `Cannot stat "${path}" in container ${id}: ${r.status}`);
+    }
+    return statHeader(r.headers, path);
+  }
+  /** {@inheritDoc EngineApiDetached.archiveOut} */
+  async archiveOut(id: string, path: string): Promise<import("../engine_api.ts").ContainerArchive> {
+    const r = await this.#call("GET", `/containers/${id}/archive`, { query: { path } });
+    try {
+      return { stat: statHeader(r.headers, path), tar: r.body };
+    } catch (err) {
+      await r.body.cancel().catch(() => {});
+      throw err;
+    }
+  }
+  /** {@inheritDoc EngineApiDetached.archiveIn} */
+  async archiveIn(
+    id: string,
+    path: string,
+    tar: ReadableStream<Uint8Array>,
+    options: import("../engine_api.ts").ArchiveInOptions = {},
+  ): Promise<void> {
+    await this.#noContent("PUT", `/containers/${id}/archive`, {
+      query: {
+        path,
+        copyUIDGID: options.copyUIDGID || undefined,
+        noOverwriteDirNonDir: options.noOverwriteDirNonDir || undefined,
+      },
+      body: tar,
       headers: { "Content-Type": "application/x-tar" },
     });
   }
@@ -1159,6 +1305,19 @@ async function errorOf(r: Response): Promise<ApiError> {
   }
   return new ApiError(r.status, message || `The daemon answered ${r.status}`);
 }
+
+/** Decodes docker's `X-Docker-Container-Path-Stat` header (base64 JSON). */
+function statHeader(h: Headers, path: string): import("../engine_api.ts").ContainerPathStat {
+  const v = h.get("x-docker-container-path-stat");
+  try {
+    if (v) return JSON.parse(atob(v));
+  } catch {
+    // reported below
+  }
+  throw new ApiError(500, `Cannot stat "${path}": the daemon sent no valid path stat`);
+}
+
+const TRACE = Deno.env.get("DOCKER_TS_TRACE") === "1";
 
 function isDirectory(p: string): boolean {
   try {

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { lazyImport } from "../util/lazy_import.ts";
 import { guardInspectorSignal } from "../runtime/inspector_guard.ts";
 import * as path from "node:path";
 import { describeError, InvalidArgumentError } from "../errors.ts";
@@ -163,17 +164,29 @@ export function parseDaemonArgs(
 export async function createDaemonEngine(
   root: string,
   runroot: string,
-  options: { defaultNetwork?: string } = {},
+  options: { defaultNetwork?: string; prewarm?: boolean } = {},
 ): Promise<EngineApi> {
   const [{ Engine }, { ImageService }, { LayerStore }, { HostLayerFs }] = await Promise.all([
-    import("../engine.ts"),
-    import("../image/image_service.ts"),
-    import("../storage/layer_store.ts"),
-    import("../runtime/host_layer_fs.ts"),
+    lazyImport<typeof import("../engine.ts")>(new URL("../engine.ts", import.meta.url)),
+    lazyImport<typeof import("../image/image_service.ts")>(
+      new URL("../image/image_service.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../storage/layer_store.ts")>(
+      new URL("../storage/layer_store.ts", import.meta.url),
+    ),
+    lazyImport<typeof import("../runtime/host_layer_fs.ts")>(
+      new URL("../runtime/host_layer_fs.ts", import.meta.url),
+    ),
   ]);
   const paths = new Paths(root, runroot);
   const images = new ImageService(paths, new LayerStore(paths, new HostLayerFs()));
-  return new Engine({ root, runroot, images, defaultNetwork: options.defaultNetwork });
+  return new Engine({
+    root,
+    runroot,
+    images,
+    defaultNetwork: options.defaultNetwork,
+    prewarm: options.prewarm ?? true,
+  });
 }
 
 /** A running daemon. */
@@ -209,6 +222,8 @@ export async function startDaemon(
       options.log?.(`network reconcile failed: ${describeError(err)}`);
     }
   }
+  // The first start already finds a warm init (src/runtime/launcher.ts prepareWarmInit).
+  await (engine as { prewarm?: () => Promise<void> }).prewarm?.();
   const server = await serveApi({
     engine,
     socketPath: options.socketPath,
@@ -231,6 +246,7 @@ export async function startDaemon(
       stopIdle();
       await server.close();
       (engine as { supervisor?: { close(): void } }).supervisor?.close();
+      await (engine as { close?: () => Promise<void> }).close?.();
     },
   };
 }

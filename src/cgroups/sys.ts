@@ -91,6 +91,14 @@ export class RealCgroupSys implements CgroupSys {
       throw toSysError("rmdir", path, err);
     }
   }
+  /** rename(2) of a cgroup directory (cgroupfs allows it within one parent). */
+  rename(from: string, to: string): void {
+    try {
+      Deno.renameSync(from, to);
+    } catch (err) {
+      throw toSysError("rename", from, err);
+    }
+  }
   /** Sub-directories, following symlinks (v1 `cpu` → `cpu,cpuacct`). */
   listDirs(path: string): string[] {
     const out: string[] = [];

@@ -112,6 +112,14 @@ export interface CgroupDriver {
   create(name: string, resources?: OciResources): CgroupHandle;
   /** Opens an existing cgroup (after a daemon restart). Throws NotFoundError when missing. */
   open(name: string): CgroupHandle;
+  /**
+   * Renames the existing cgroup `from` to `name` (same parent) in every hierarchy and applies
+   * `resources`: the processes inside come along without a migration. A pre-spawned init joins
+   * its cgroup off the start path this way, since a write to `cgroup.procs` can wait for an RCU
+   * grace period (several ms). Throws NotFoundError when `from` is missing and ConflictError when
+   * `name` exists; on failure nothing stays renamed.
+   */
+  adopt(from: string, name: string, resources?: OciResources): CgroupHandle;
   /** Names (`<parent>/<child>`) of the cgroups under `parent`, for cleanup of stale ones. */
   list(): string[];
 }
@@ -132,6 +140,8 @@ export interface CgroupSys {
   mkdir(path: string): boolean;
   /** Removes an (otherwise empty) cgroup directory. */
   rmdir(path: string): void;
+  /** Renames a cgroup directory within its parent (rename(2)). */
+  rename(from: string, to: string): void;
   /** Names of the sub-directories of `path` (symlinks to directories included). */
   listDirs(path: string): string[];
   /** Canonical path with symlinks resolved. */

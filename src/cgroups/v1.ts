@@ -173,6 +173,44 @@ export class V1Driver implements CgroupDriver {
     }
   }
 
+  /** {@inheritDoc CgroupDriver.adopt} */
+  adopt(from: string, name: string, resources: OciResources = {}): CgroupHandle {
+    validateName(from);
+    validateName(name);
+    const plan = planResources(resources);
+    const present = this.hierarchies.filter((h) => this.#sys.exists(`${h.mount}/${from}`));
+    if (present.length === 0) throw new NotFoundError(`Cannot adopt cgroup "${from}": not found`);
+    for (const h of this.hierarchies) {
+      if (this.#sys.exists(`${h.mount}/${name}`)) {
+        throw new ConflictError(`Cannot adopt cgroup "${from}": "${name}" already exists`);
+      }
+    }
+    const renamed: Hierarchy[] = [];
+    const undo = (): void => {
+      for (const h of renamed.reverse()) {
+        try {
+          this.#sys.rename(`${h.mount}/${name}`, `${h.mount}/${from}`);
+        } catch { /* best effort */ }
+      }
+    };
+    try {
+      for (const h of present) {
+        try {
+          this.#sys.rename(`${h.mount}/${from}`, `${h.mount}/${name}`);
+        } catch (err) {
+          throw wrapSysError(`Cannot rename cgroup "${h.mount}/${from}"`, err);
+        }
+        renamed.push(h);
+      }
+      const handle = new V1Handle(this.#sys, name, this.#dirsOf(name, present));
+      handle.applyPlan(plan, true);
+      return handle;
+    } catch (err) {
+      undo();
+      throw err;
+    }
+  }
+
   /** Opens an existing cgroup in the hierarchies where it exists. */
   open(name: string): CgroupHandle {
     validateName(name);

@@ -150,6 +150,34 @@ export class V2Driver implements CgroupDriver {
     }
   }
 
+  /** {@inheritDoc CgroupDriver.adopt} */
+  adopt(from: string, name: string, resources: OciResources = {}): CgroupHandle {
+    validateName(from);
+    validateName(name);
+    const plan = planResources(resources);
+    const src = `${this.root}/${from}`;
+    const leaf = `${this.root}/${name}`;
+    if (!this.#sys.exists(src)) throw new NotFoundError(`Cannot adopt cgroup "${from}": not found`);
+    if (this.#sys.exists(leaf)) {
+      throw new ConflictError(`Cannot adopt cgroup "${from}": "${name}" already exists`);
+    }
+    try {
+      this.#sys.rename(src, leaf);
+    } catch (err) {
+      throw wrapSysError(`Cannot rename cgroup "${src}"`, err);
+    }
+    try {
+      const handle = new V2Handle(this.#sys, name, leaf);
+      handle.applyPlan(plan);
+      return handle;
+    } catch (err) {
+      try {
+        this.#sys.rename(leaf, src);
+      } catch { /* best effort */ }
+      throw err;
+    }
+  }
+
   /** Opens an existing cgroup. */
   open(name: string): CgroupHandle {
     validateName(name);

@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { lazyImport } from "../util/lazy_import.ts";
 import type { ConsoleSize, EngineApi, StdioStreams } from "../engine_api.ts";
 import type { CliContext } from "./context.ts";
 
@@ -89,7 +90,9 @@ export async function attachTerminal(
       // helper restores the exact saved termios on every exit path (unload, errors, signals).
       // With sig-proxy the CLI forwards terminating signals itself, so the helper must not
       // exit on them.
-      const { enterRawMode } = await import("../runtime/terminal.ts");
+      const { enterRawMode } = await lazyImport<typeof import("../runtime/terminal.ts")>(
+        new URL("../runtime/terminal.ts", import.meta.url),
+      );
       raw = enterRawMode({ exitSignals: options.sigProxy ? [] : undefined });
     }
   }

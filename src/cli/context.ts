@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { lazyImport } from "../util/lazy_import.ts";
 import type { EngineApi } from "../engine_api.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { DEFAULT_RUNROOT } from "../paths.ts";
@@ -82,7 +83,9 @@ export function processIo(): CliIo {
 /** Creates the in-process engine; its module is imported only when a verb needs it. */
 export async function createLocalEngine(root: string, runroot: string): Promise<EngineApi> {
   // Loaded on demand so `--help`, flag errors and `version` never pay for the engine's imports.
-  const { Engine } = await import("../engine.ts");
+  const { Engine } = await lazyImport<typeof import("../engine.ts")>(
+    new URL("../engine.ts", import.meta.url),
+  );
   // DOCKER_TS_DEFAULT_NETWORK=none is dockerd's `--bridge=none` (no default bridge on the host).
   const defaultNetwork = Deno.env.get("DOCKER_TS_DEFAULT_NETWORK") || undefined;
   return new Engine({ root, runroot, defaultNetwork });
@@ -134,9 +137,11 @@ export async function mustOutliveCli(verb: string, args: readonly string[]): Pro
   if (v !== "run") return false;
   const [{ parseFlags }, { CREATE_FLAGS, RUN_ONLY_FLAGS }, { SUPERVISION_FLAGS }] = await Promise
     .all([
-      import("./flags.ts"),
-      import("./run_flags.ts"),
-      import("./supervision_flags.ts"),
+      lazyImport<typeof import("./flags.ts")>(new URL("./flags.ts", import.meta.url)),
+      lazyImport<typeof import("./run_flags.ts")>(new URL("./run_flags.ts", import.meta.url)),
+      lazyImport<typeof import("./supervision_flags.ts")>(
+        new URL("./supervision_flags.ts", import.meta.url),
+      ),
     ]);
   try {
     const parsed = parseFlags(
@@ -160,10 +165,14 @@ export async function mustOutliveCli(verb: string, args: readonly string[]): Pro
  */
 export async function createCliEngine(o: EngineChoice): Promise<EngineApi> {
   const explicit = o.host || o.env("DOCKER_TS_HOST");
-  const { Client } = await import("../api/client.ts");
+  const { Client } = await lazyImport<typeof import("../api/client.ts")>(
+    new URL("../api/client.ts", import.meta.url),
+  );
   if (explicit) return new Client({ socket: socketOfHost(explicit) });
   const socket = defaultSocket(o.runroot);
-  const { autostartDaemon, daemonAnswers } = await import("./daemon_autostart.ts");
+  const { autostartDaemon, daemonAnswers } = await lazyImport<
+    typeof import("./daemon_autostart.ts")
+  >(new URL("./daemon_autostart.ts", import.meta.url));
   if (await daemonAnswers(socket)) return new Client({ socket });
   if (o.env("DOCKER_TS_AUTOSTART") !== "0" && await mustOutliveCli(o.verb, o.args)) {
     await autostartDaemon({

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { lazyImport } from "../util/lazy_import.ts";
 import type { EngineApi, RunOptionsInput } from "../engine_api.ts";
 import type { CliContext } from "./context.ts";
 import { DockerTsError } from "../errors.ts";
@@ -34,7 +35,9 @@ export async function ensureImage(
     }
     ctx.io.writeErr(`Unable to find image '${await displayRef(opts.image)}' locally\n`);
   }
-  const { pullWithProgress } = await import("./pull_progress.ts");
+  const { pullWithProgress } = await lazyImport<typeof import("./pull_progress.ts")>(
+    new URL("./pull_progress.ts", import.meta.url),
+  );
   await pullWithProgress(ctx, engine, opts.image, {
     platform: opts.platform,
     quiet,
@@ -43,9 +46,40 @@ export async function ensureImage(
   return { ...opts, pull: "missing" };
 }
 
+/** The engine's "the image is not here" answer (NotFound, `No such image: …`). */
+function isMissingImage(err: unknown): boolean {
+  return isNotFound(err) && /^No such image/.test((err as Error).message);
+}
+
+/**
+ * Runs `use` with the image of `opts` present, as {@link ensureImage} would, but for the common
+ * case (pull policy `missing`, image present) without asking first: `use` is tried with pull
+ * `never`, and only a "No such image" answer, which comes before anything was created, leads to
+ * docker's message, the pull with progress and a second try. Saves a round trip to the daemon
+ * on every `run`.
+ */
+export async function withImage<T>(
+  ctx: CliContext,
+  engine: EngineApi,
+  opts: RunOptionsInput,
+  quiet: boolean,
+  use: (ready: RunOptionsInput) => Promise<T>,
+): Promise<T> {
+  if ((opts.pull ?? "missing") === "missing") {
+    try {
+      return await use({ ...opts, pull: "never" });
+    } catch (err) {
+      if (!isMissingImage(err)) throw err;
+    }
+  }
+  return await use(await ensureImage(ctx, engine, opts, quiet));
+}
+
 async function displayRef(ref: string): Promise<string> {
   try {
-    const { parseReference, familiar } = await import("../image/reference.ts");
+    const { parseReference, familiar } = await lazyImport<typeof import("../image/reference.ts")>(
+      new URL("../image/reference.ts", import.meta.url),
+    );
     return familiar(parseReference(ref));
   } catch {
     return ref;

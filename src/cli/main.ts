@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { lazyImport } from "../util/lazy_import.ts";
 import { DEFAULT_ROOT, DEFAULT_RUNROOT } from "../paths.ts";
 import { FlagError, type FlagSpec, formatFlagUsages, parseFlags } from "./flags.ts";
 import { type Command, PROG, reportError, runCommand } from "./command.ts";
@@ -26,97 +27,198 @@ interface VerbEntry {
 const VERBS: Record<string, VerbEntry> = {
   run: {
     summary: "Create and run a new container from an image",
-    load: () => import("./verbs/run.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/run.ts")>(new URL("./verbs/run.ts", import.meta.url)),
   },
-  create: { summary: "Create a new container", load: () => import("./verbs/create.ts") },
+  create: {
+    summary: "Create a new container",
+    load: () =>
+      lazyImport<typeof import("./verbs/create.ts")>(new URL("./verbs/create.ts", import.meta.url)),
+  },
   start: {
     summary: "Start one or more stopped containers",
-    load: () => import("./verbs/start.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/start.ts")>(new URL("./verbs/start.ts", import.meta.url)),
   },
-  ps: { summary: "List containers", load: () => import("./verbs/ps.ts") },
-  rm: { summary: "Remove one or more containers", load: () => import("./verbs/rm.ts") },
+  ps: {
+    summary: "List containers",
+    load: () =>
+      lazyImport<typeof import("./verbs/ps.ts")>(new URL("./verbs/ps.ts", import.meta.url)),
+  },
+  rm: {
+    summary: "Remove one or more containers",
+    load: () =>
+      lazyImport<typeof import("./verbs/rm.ts")>(new URL("./verbs/rm.ts", import.meta.url)),
+  },
   wait: {
     summary: "Block until one or more containers stop, then print their exit codes",
-    load: () => import("./verbs/wait.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/wait.ts")>(new URL("./verbs/wait.ts", import.meta.url)),
   },
   inspect: {
     summary: "Return low-level information on Docker objects",
-    load: () => import("./verbs/inspect.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/inspect.ts")>(
+        new URL("./verbs/inspect.ts", import.meta.url),
+      ),
   },
-  pull: { summary: "Download an image from a registry", load: () => import("./verbs/pull.ts") },
-  push: { summary: "Upload an image to a registry", load: () => import("./verbs/push.ts") },
-  images: { summary: "List images", load: () => import("./verbs/images.ts") },
-  rmi: { summary: "Remove one or more images", load: () => import("./verbs/rmi.ts") },
+  pull: {
+    summary: "Download an image from a registry",
+    load: () =>
+      lazyImport<typeof import("./verbs/pull.ts")>(new URL("./verbs/pull.ts", import.meta.url)),
+  },
+  push: {
+    summary: "Upload an image to a registry",
+    load: () =>
+      lazyImport<typeof import("./verbs/push.ts")>(new URL("./verbs/push.ts", import.meta.url)),
+  },
+  images: {
+    summary: "List images",
+    load: () =>
+      lazyImport<typeof import("./verbs/images.ts")>(new URL("./verbs/images.ts", import.meta.url)),
+  },
+  rmi: {
+    summary: "Remove one or more images",
+    load: () =>
+      lazyImport<typeof import("./verbs/rmi.ts")>(new URL("./verbs/rmi.ts", import.meta.url)),
+  },
   tag: {
     summary: "Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE",
-    load: () => import("./verbs/tag.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/tag.ts")>(new URL("./verbs/tag.ts", import.meta.url)),
   },
   save: {
     summary: "Save one or more images to a tar archive (streamed to STDOUT by default)",
-    load: () => import("./verbs/save.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/save.ts")>(new URL("./verbs/save.ts", import.meta.url)),
   },
   load: {
     summary: "Load an image from a tar archive or STDIN",
-    load: () => import("./verbs/load.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/load.ts")>(new URL("./verbs/load.ts", import.meta.url)),
   },
   import: {
     summary: "Import the contents from a tarball to create a filesystem image",
-    load: () => import("./verbs/import.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/import.ts")>(new URL("./verbs/import.ts", import.meta.url)),
   },
-  login: { summary: "Authenticate to a registry", load: () => import("./verbs/login.ts") },
-  logout: { summary: "Log out from a registry", load: () => import("./verbs/logout.ts") },
+  login: {
+    summary: "Authenticate to a registry",
+    load: () =>
+      lazyImport<typeof import("./verbs/login.ts")>(new URL("./verbs/login.ts", import.meta.url)),
+  },
+  logout: {
+    summary: "Log out from a registry",
+    load: () =>
+      lazyImport<typeof import("./verbs/logout.ts")>(new URL("./verbs/logout.ts", import.meta.url)),
+  },
   version: {
     summary: "Show the Docker version information",
-    load: () => import("./verbs/version.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/version.ts")>(
+        new URL("./verbs/version.ts", import.meta.url),
+      ),
   },
-  info: { summary: "Display system-wide information", load: () => import("./verbs/info.ts") },
-  stop: { summary: "Stop one or more running containers", load: () => import("./verbs/stop.ts") },
-  kill: { summary: "Kill one or more running containers", load: () => import("./verbs/kill.ts") },
-  restart: { summary: "Restart one or more containers", load: () => import("./verbs/restart.ts") },
-  logs: { summary: "Fetch the logs of a container", load: () => import("./verbs/logs.ts") },
+  info: {
+    summary: "Display system-wide information",
+    load: () =>
+      lazyImport<typeof import("./verbs/info.ts")>(new URL("./verbs/info.ts", import.meta.url)),
+  },
+  stop: {
+    summary: "Stop one or more running containers",
+    load: () =>
+      lazyImport<typeof import("./verbs/stop.ts")>(new URL("./verbs/stop.ts", import.meta.url)),
+  },
+  kill: {
+    summary: "Kill one or more running containers",
+    load: () =>
+      lazyImport<typeof import("./verbs/kill.ts")>(new URL("./verbs/kill.ts", import.meta.url)),
+  },
+  restart: {
+    summary: "Restart one or more containers",
+    load: () =>
+      lazyImport<typeof import("./verbs/restart.ts")>(
+        new URL("./verbs/restart.ts", import.meta.url),
+      ),
+  },
+  logs: {
+    summary: "Fetch the logs of a container",
+    load: () =>
+      lazyImport<typeof import("./verbs/logs.ts")>(new URL("./verbs/logs.ts", import.meta.url)),
+  },
   exec: {
     summary: "Execute a command in a running container",
-    load: () => import("./verbs/exec.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/exec.ts")>(new URL("./verbs/exec.ts", import.meta.url)),
   },
   pause: {
     summary: "Pause all processes within one or more containers",
-    load: () => import("./verbs/pause.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/pause.ts")>(new URL("./verbs/pause.ts", import.meta.url)),
   },
   unpause: {
     summary: "Unpause all processes within one or more containers",
-    load: () => import("./verbs/unpause.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/unpause.ts")>(
+        new URL("./verbs/unpause.ts", import.meta.url),
+      ),
   },
   top: {
     summary: "Display the running processes of a container",
-    load: () => import("./verbs/top.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/top.ts")>(new URL("./verbs/top.ts", import.meta.url)),
   },
   stats: {
     summary: "Display a live stream of container(s) resource usage statistics",
-    load: () => import("./verbs/stats.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/stats.ts")>(new URL("./verbs/stats.ts", import.meta.url)),
   },
-  rename: { summary: "Rename a container", load: () => import("./verbs/rename.ts") },
+  rename: {
+    summary: "Rename a container",
+    load: () =>
+      lazyImport<typeof import("./verbs/rename.ts")>(new URL("./verbs/rename.ts", import.meta.url)),
+  },
   port: {
     summary: "List port mappings or a specific mapping for the container",
-    load: () => import("./verbs/port.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/port.ts")>(new URL("./verbs/port.ts", import.meta.url)),
   },
   attach: {
     summary: "Attach local standard input, output, and error streams to a running container",
-    load: () => import("./verbs/attach.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/attach.ts")>(new URL("./verbs/attach.ts", import.meta.url)),
   },
   cp: {
     summary: "Copy files/folders between a container and the local filesystem",
-    load: () => import("./verbs/cp.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/cp.ts")>(new URL("./verbs/cp.ts", import.meta.url)),
   },
-  network: { summary: "Manage networks", load: () => import("./verbs/network.ts") },
-  daemon: { summary: "Run the docker-ts daemon", load: () => import("./verbs/daemon.ts") },
+  network: {
+    summary: "Manage networks",
+    load: () =>
+      lazyImport<typeof import("./verbs/network.ts")>(
+        new URL("./verbs/network.ts", import.meta.url),
+      ),
+  },
+  daemon: {
+    summary: "Run the docker-ts daemon",
+    load: () =>
+      lazyImport<typeof import("./verbs/daemon.ts")>(new URL("./verbs/daemon.ts", import.meta.url)),
+  },
   "container-prune": {
     summary: "Remove all stopped containers",
-    load: () => import("./verbs/container_prune.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/container_prune.ts")>(
+        new URL("./verbs/container_prune.ts", import.meta.url),
+      ),
     hidden: true,
   },
   "image-inspect": {
     summary: "Display detailed information on one or more images",
-    load: () => import("./verbs/image_inspect.ts"),
+    load: () =>
+      lazyImport<typeof import("./verbs/image_inspect.ts")>(
+        new URL("./verbs/image_inspect.ts", import.meta.url),
+      ),
     hidden: true,
   },
 };
@@ -233,6 +335,18 @@ function groupHelp(group: string): string {
   ].join("\n");
 }
 
+/** Verbs that always talk to the engine: it is created while the verb's module loads. */
+const PREFETCH_ENGINE = new Set([
+  "run",
+  "container run",
+  "create",
+  "container create",
+  "start",
+  "container start",
+  "exec",
+  "container exec",
+]);
+
 /** Seams for tests: a fake engine, captured stdio, a fixed environment. */
 export interface MainOptions {
   /** Use this engine instead of creating the in-process one. */
@@ -321,6 +435,11 @@ export async function main(args: string[], options: MainOptions = {}): Promise<n
       `${PROG}: unknown command: ${PROG} ${verb}\n\nRun '${PROG} --help' for more information\n`,
     );
     return 1;
+  }
+  // The verb's module and the engine (the API client, usually) load in parallel: each dynamic
+  // import costs a few ms of module-graph work, and `run` needs both.
+  if (PREFETCH_ENGINE.has(displayName) && !verbArgs.some((a) => a === "--help" || a === "-h")) {
+    void ctx.engine().catch(() => {}); // the verb sees the same promise, and its error
   }
   try {
     const { command } = await entry.load();

@@ -220,6 +220,8 @@ export function toRunOptions(
     ulimits: list(parsed, "ulimit"),
     tty: bool(parsed, "tty"),
     interactive: bool(parsed, "interactive"),
+    // docker: stdin attached (`-i` without `-d`) means its end closes the container's stdin.
+    stdinOnce: bool(parsed, "interactive") && !bool(parsed, "detach"),
     rm: bool(parsed, "rm"),
     detach: bool(parsed, "detach"),
     pull: pull as (typeof PULL_POLICIES)[number],

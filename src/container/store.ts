@@ -259,10 +259,10 @@ export class ContainerStore {
   }
 
   /** Writes state facts atomically (callers hold the container lock). */
-  writeState(id: string, state: ContainerState): void {
+  writeState(id: string, state: ContainerState, options: { durable?: boolean } = {}): void {
     const dir = this.dir(id);
     if (!exists(dir)) throw new NotFoundError(`No such container: ${id}`);
-    atomicWriteJsonSync(`${dir}/${STATE}`, state);
+    atomicWriteJsonSync(`${dir}/${STATE}`, state, { sync: options.durable ?? true });
   }
 
   /** Read-modify-write of the state under the container lock. */
@@ -271,9 +271,10 @@ export class ContainerStore {
     change: (state: ContainerState) => ContainerState | void,
   ): Promise<ContainerState> {
     return this.locked(id, () => {
-      const { state } = this.get(id);
+      const { record, state } = this.get(id);
       const next = change(state) ?? state;
-      this.writeState(id, next);
+      // An auto-removed container's state is as disposable as the rest of it ("Durability").
+      this.writeState(id, next, { durable: !record.options.rm });
       return next;
     });
   }

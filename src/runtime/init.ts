@@ -29,7 +29,9 @@ import {
   writeFd,
 } from "../../ffi/process.ts";
 import type { InitConfig, InitStatus } from "./init_config.ts";
-import { CONFIG_FD, GO_FD, STATUS_FD } from "./init_config.ts";
+import { CONFIG_FD, GO_FD, STATUS_FD, WARM_ARG } from "./init_config.ts";
+import { recvFds } from "../../ffi/fd_passing.ts";
+import { dup3 } from "../../ffi/io.ts";
 import { applyCredentials } from "./credentials.ts";
 import { boundingSetOf, lastCap, mkdirWorkdir, realCredentialSyscalls } from "./init_syscalls.ts";
 import { execFailure, lookupExecutable } from "./exec_lookup.ts";
@@ -118,6 +120,23 @@ function setup(cfg: InitConfig, timings: Record<string, number>): { path: string
   return { path: found.path };
 }
 
+/**
+ * A warm init waits here to be claimed: the claim brings the config memfd and the container's
+ * stdio, which replace the /dev/null it was spawned with. Returns the config fd. End of file
+ * means it was discarded (or the engine died): exit quietly.
+ */
+function claim(): number {
+  const m = recvFds(GO_FD, 8, 8);
+  if (m.bytes === 0) Deno.exit(0);
+  const [config, ...stdio] = m.fds;
+  if (config === undefined || stdio.length < 3) {
+    throw new InitFailure(125, "The warm init's claim carried no config and stdio");
+  }
+  for (let i = 0; i < 3; i++) dup3(stdio[i], i, 0);
+  for (const fd of stdio) closeFd(fd);
+  return config;
+}
+
 /** Wall-clock milliseconds (epoch), comparable with the engine's clock. */
 function wallNow(): number {
   return performance.timeOrigin + performance.now();
@@ -131,8 +150,14 @@ function main(): void {
   try {
     setCloexec(STATUS_FD, true);
     setCloexec(GO_FD, true);
-    cfg = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${CONFIG_FD}`)) as InitConfig;
-    closeFd(CONFIG_FD);
+    let configFd = CONFIG_FD;
+    if (Deno.args.includes(WARM_ARG)) {
+      configFd = claim();
+      // Boot happened long before: stages count from the claim.
+      timings.main = wallNow();
+    }
+    cfg = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${configFd}`)) as InitConfig;
+    closeFd(configFd);
     // Read-write: opening never blocks, and holding a writer ourselves means read() waits for the
     // start byte instead of seeing EOF. Opened before the pivot hides the run directory.
     gateFd = openFd(cfg.gatePath, O_RDWR | O_CLOEXEC);

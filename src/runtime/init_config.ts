@@ -60,5 +60,13 @@ export type InitStatus =
     message: string;
   };
 
+/**
+ * The init's argument that makes it a warm init: spawned before its container is known, with
+ * /dev/null on 0–2 and, on {@link GO_FD}, a SEQPACKET socket instead of the go pipe. Its first
+ * message carries one byte and the fds [config memfd, stdin, stdout, stderr]; a later one-byte
+ * message is the go byte. End of file before the claim: exit 0 quietly (discarded).
+ */
+export const WARM_ARG = "--warm";
+
 /** The message that warms a launch Worker (symbols loaded, ready for one launch) and its answer. */
 export const WARM = "warm";

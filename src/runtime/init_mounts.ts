@@ -45,6 +45,11 @@ export interface MountContext {
   cgroupBinds?: Readonly<Record<string, string>>;
   /** `pidns=` value for /proc mounts (a path to the container's pid namespace), when needed. */
   procPidns?: string;
+  /**
+   * Propagation is private and loopback is up already: a warm init's Worker does both before
+   * the claim (see launch_worker.ts).
+   */
+  prepared?: boolean;
 }
 
 /** The absolute host path the rootfs is mounted on (the spec's `root.path`). */
@@ -62,8 +67,10 @@ export function mountContainerFs(cfg: InitConfig, ctx: MountContext): string {
   const spec = cfg.spec;
   const root = rootPathOf(cfg);
 
-  makeRootPrivate();
-  if (spec.linux.namespaces.some((n) => n.type === "network" && !n.path)) bringLoopbackUp();
+  if (!ctx.prepared) {
+    makeRootPrivate();
+    if (spec.linux.namespaces.some((n) => n.type === "network" && !n.path)) bringLoopbackUp();
+  }
   if (cfg.rootfs) {
     const r = planRootfs(cfg.rootfs);
     mount(

@@ -13,9 +13,13 @@
  * @module
  */
 import {
+  bringLoopbackUp,
   CLONE_FS,
+  CLONE_NEWIPC,
+  CLONE_NEWNET,
   CLONE_NEWNS,
   CLONE_NEWPID,
+  CLONE_NEWUTS,
   NAMESPACE_FLAGS,
   preloadNamespace,
   setns,
@@ -36,7 +40,7 @@ import { MOUNT_SYMBOLS, NETIF_SYMBOLS } from "../../ffi/launch_symbols.ts";
 import type { OciNamespace } from "./oci_spec.ts";
 import { type InitConfig, WARM } from "./init_config.ts";
 import { cgroupViewBinds, mountContainerFs } from "./init_mounts.ts";
-import { type CgroupHierarchy, hostCgroupHierarchies } from "./init_rootfs.ts";
+import { type CgroupHierarchy, hostCgroupHierarchies, makeRootPrivate } from "./init_rootfs.ts";
 
 /** What the launcher asks the Worker to do. */
 export interface WorkerRequest {
@@ -52,23 +56,63 @@ export interface WorkerRequest {
   ttySlave?: string;
   /** Mount the container's tree after the spawn (needs a new mount namespace). */
   mount?: InitConfig;
+  /** A warm init: the mount request comes later, when it is claimed. */
+  warm?: boolean;
 }
 
-/** The Worker's (first) answer. */
+/** Mount the tree for the init this Worker spawned earlier (a claimed warm init). */
+export interface WorkerMountRequest {
+  t: "mount";
+  config: InitConfig;
+}
+
+/**
+ * The Worker's (first) answer. `reusable`: the job is over (no mount step follows) and the
+ * thread is back in the engine's namespaces, so it can serve another launch.
+ */
 export type WorkerReply =
-  | { ok: true; pid: number; timings: { unshare: number; spawn: number } }
+  | { ok: true; pid: number; timings: { unshare: number; spawn: number }; reusable?: boolean }
   | { ok: false; message: string };
 
-/** The Worker's second answer when the request had `mount`. */
+/** The Worker's second answer when the request had `mount` (or a mount request came). */
 export type WorkerMountReply =
-  | { t: "mounted"; ok: true; ms: number }
+  | { t: "mounted"; ok: true; ms: number; reusable?: boolean }
   | { t: "mounted"; ok: false; message: string };
 
 // Source fds are moved to ≥ 100 first so the dup2 chain into 0..4 cannot clobber a source.
 const HIGH_FD = 100;
 
+/** The engine's namespaces this thread started in, to go back to after a launch. */
+const HOME_KINDS = [
+  ["net", CLONE_NEWNET],
+  ["uts", CLONE_NEWUTS],
+  ["ipc", CLONE_NEWIPC],
+  ["mnt", CLONE_NEWNS],
+] as const;
+let home: number[] | undefined;
+
+function saveHome(): void {
+  home ??= HOME_KINDS.map(([kind]) => openFd(`/proc/thread-self/ns/${kind}`, O_RDONLY | O_CLOEXEC));
+}
+
+/**
+ * Puts this thread back into the engine's namespaces (the mount one last: the others' paths are
+ * resolved through /proc of the current view). A Worker costs ~8 ms of the engine's main thread
+ * to construct, so a restored one serves the next launch. False: it must be terminated.
+ */
+function goHome(): boolean {
+  if (!home) return false;
+  try {
+    HOME_KINDS.forEach(([kind, flag], i) => setns(home![i], flag, `engine ${kind} namespace`));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 function launch(req: WorkerRequest): WorkerReply {
   const t0 = performance.now();
+  saveHome();
   const savedPid = openFd("/proc/thread-self/ns/pid", O_RDONLY | O_CLOEXEC);
   const opened: number[] = [];
   let pidChanged = false;
@@ -137,6 +181,9 @@ function launch(req: WorkerRequest): WorkerReply {
   }
 }
 
+/** Done before a warm init's claim: the parts of the mount step that need no config. */
+let prepared = false;
+
 /** Mounts the container's tree from this thread (see the module doc). */
 function mountTree(cfg: InitConfig, pid: number): WorkerMountReply {
   const t0 = performance.now();
@@ -155,7 +202,7 @@ function mountTree(cfg: InitConfig, pid: number): WorkerMountReply {
         Deno.readTextFileSync("/proc/thread-self/cgroup"),
       )
       : cfg.cgroupPaths;
-    mountContainerFs(cfg, { cgroups, cgroupBinds, procPidns: `/proc/${pid}/ns/pid` });
+    mountContainerFs(cfg, { cgroups, cgroupBinds, procPidns: `/proc/${pid}/ns/pid`, prepared });
     return { t: "mounted", ok: true, ms: performance.now() - t0 };
   } catch (err) {
     return { t: "mounted", ok: false, message: err instanceof Error ? err.message : String(err) };
@@ -165,14 +212,26 @@ function mountTree(cfg: InitConfig, pid: number): WorkerMountReply {
 // deno-lint-ignore no-explicit-any
 const scope = self as any;
 let used = false;
-scope.onmessage = (ev: MessageEvent<WorkerRequest | typeof WARM>) => {
+let spawnedPid = 0;
+scope.onmessage = (ev: MessageEvent<WorkerRequest | WorkerMountRequest | typeof WARM>) => {
   if (ev.data === WARM) {
+    saveHome();
     preloadNamespace();
     preloadProcess();
     preloadSpawn();
     libc("mount", MOUNT_SYMBOLS);
     libc("netif", NETIF_SYMBOLS);
     scope.postMessage(WARM);
+    return;
+  }
+  if ("t" in ev.data) {
+    // A warm init was claimed: mount its container's tree from this thread, which is still in
+    // the namespaces it was spawned into.
+    if (!spawnedPid) {
+      scope.postMessage({ t: "mounted", ok: false, message: "This launch Worker spawned no init" });
+      return;
+    }
+    scope.postMessage(finish(mountTree(ev.data.config, spawnedPid)));
     return;
   }
   // Single use: this thread's namespaces are no longer the engine's after one launch.
@@ -182,6 +241,40 @@ scope.onmessage = (ev: MessageEvent<WorkerRequest | typeof WARM>) => {
   }
   used = true;
   const reply = launch(ev.data);
-  scope.postMessage(reply);
-  if (reply.ok && ev.data.mount) scope.postMessage(mountTree(ev.data.mount, reply.pid));
+  if (!reply.ok) {
+    scope.postMessage(reply);
+    return;
+  }
+  spawnedPid = reply.pid;
+  if (ev.data.mount) {
+    scope.postMessage(reply);
+    scope.postMessage(finish(mountTree(ev.data.mount, reply.pid)));
+  } else if (ev.data.warm) {
+    scope.postMessage(reply); // the mount request comes when the init is claimed
+    // Meanwhile, what every container's tree needs first (its namespaces are all new).
+    try {
+      makeRootPrivate();
+      bringLoopbackUp();
+      prepared = true;
+    } catch {
+      // the mount step does them then
+    }
+  } else {
+    scope.postMessage({ ...reply, reusable: reuse() });
+  }
 };
+
+/** After a job's last step: back home, ready for another job (when that worked). */
+function reuse(): boolean {
+  const ok = goHome();
+  if (ok) {
+    used = false;
+    spawnedPid = 0;
+    prepared = false;
+  }
+  return ok;
+}
+
+function finish(reply: WorkerMountReply): WorkerMountReply {
+  return reply.ok ? { ...reply, reusable: reuse() } : reply;
+}

@@ -19,25 +19,33 @@
  *
  * @module
  */
-import { close, read, setNonblocking } from "../../ffi/io.ts";
+import { close, closeAsync, read, setNonblocking } from "../../ffi/io.ts";
 import {
   closeFd,
   memfd,
   mkfifo,
   O_CLOEXEC,
   O_NONBLOCK,
+  O_RDONLY,
+  O_RDWR,
   O_WRONLY,
   openFd,
   pipe,
   writeFd,
 } from "../../ffi/process.ts";
+import { sendFds, seqpacketPair } from "../../ffi/fd_passing.ts";
 import { DockerTsError, type ErrorKind, InvalidStateError } from "../errors.ts";
-import { type InitConfig, type InitStatus, WARM } from "./init_config.ts";
+import { type InitConfig, type InitStatus, WARM, WARM_ARG } from "./init_config.ts";
 import { ioLoop } from "./io_loop.ts";
 import type { OciSpec, RootfsMount } from "./oci_spec.ts";
 import { type ExitStatus, reaper as sharedReaper } from "./reaper.ts";
 import type { StdioPlan } from "./stdio.ts";
-import type { WorkerMountReply, WorkerReply, WorkerRequest } from "./launch_worker.ts";
+import type {
+  WorkerMountReply,
+  WorkerMountRequest,
+  WorkerReply,
+  WorkerRequest,
+} from "./launch_worker.ts";
 
 export type { ExitStatus } from "./reaper.ts";
 export type { StdioPlan } from "./stdio.ts";
@@ -80,6 +88,11 @@ export interface LaunchRequest<S extends StdioPlan = StdioPlan> {
   onTiming?: (stage: string, milliseconds: number) => void;
   /** Deno binary for the init (default `Deno.execPath()`). */
   denoPath?: string;
+  /**
+   * Claim the warm init with this pid (from {@link warmInitPid}; the engine has adopted its
+   * cgroup). Warm inits that joined a cgroup of their own are claimed only this way.
+   */
+  warmPid?: number;
 }
 
 /** How the container's process ended. */
@@ -240,6 +253,22 @@ export function discardLaunchWorker(): void {
   spare = undefined;
 }
 
+/**
+ * After a launch: a Worker back in the engine's namespaces becomes the spare (its construction
+ * would cost the next launch ~8 ms of this thread); otherwise it is terminated, since its
+ * thread is still inside the container's namespaces.
+ */
+function releaseWorker(worker: Worker, reusable: boolean): void {
+  // Only a long-lived engine keeps one (a spare Worker would keep a short process alive).
+  if (reusable && reuseWorkers && !spare) {
+    worker.onmessage = null;
+    worker.onerror = null;
+    spare = worker;
+  } else {
+    worker.terminate();
+  }
+}
+
 function takeWorker(): Worker {
   const w = spare ?? new Worker(WORKER_URL, { type: "module" });
   spare = undefined;
@@ -293,6 +322,15 @@ class StatusPipe {
   }
 }
 
+/** An fd on /proc/<pid>/ns/<kind>, or -1 when the process is already gone. */
+function holdNamespace(pid: number, kind: string): number {
+  try {
+    return openFd(`/proc/${pid}/ns/${kind}`, O_RDONLY | O_CLOEXEC);
+  } catch {
+    return -1;
+  }
+}
+
 /** Removes a file; a missing one is fine (the gate fifo is removed on several paths). */
 function removeFile(p: string): void {
   try {
@@ -334,6 +372,278 @@ export function openStartGate(gatePath: string): void {
   }
 }
 
+/** An init spawned ahead of time in fresh namespaces, waiting to be told which container it is. */
+interface WarmInit {
+  hooks: WarmInitHooks;
+  worker: Worker;
+  answers: { mounted: Promise<WorkerMountReply> };
+  pid: number;
+  /** Our end of the SEQPACKET pair: the claim message (config + stdio fds), then the go byte. */
+  sock: number;
+  statusR: number;
+  exited: Promise<ExitStatus>;
+  dead: boolean;
+}
+
+/** The namespaces a warm init is spawned in (the cgroup namespace comes after the claim). */
+const WARM_NAMESPACES = ["pid", "mount", "uts", "ipc", "network"] as const;
+
+let warmInit: WarmInit | undefined;
+let warming: Promise<void> | undefined;
+/** Set by {@link prepareWarmInit} (a long-lived engine): launch Workers are kept for reuse. */
+let reuseWorkers = false;
+
+/** What the engine does with a warm init besides the launcher's part. */
+export interface WarmInitHooks {
+  /** Runs once it is spawned (e.g. joins a cgroup of its own); a throw discards it. */
+  onSpawned?(pid: number): void | Promise<void>;
+  /** Runs once an unclaimed warm init is gone (discarded or died) and reaped. */
+  onGone?(pid: number): void | Promise<void>;
+}
+
+/**
+ * Spawns one container init ahead of time (a daemon calls this when idle, and again after each
+ * launch): its Deno boot (~15–20 ms) and the namespace creation are then off the next `start`'s
+ * path. The next compatible {@link launch} claims it: it sends the init the container's config
+ * and stdio over a socket, and the launch Worker that spawned it mounts the container's tree.
+ * Only containers with exactly the default namespaces (pid, mount, uts, ipc, network and
+ * optionally cgroup, all new), no terminal, the shared reaper and the default Deno can use it;
+ * others launch cold. The init exits by itself when its socket closes ({@link discardWarmInit}
+ * or the engine's death). Idempotent while one is ready or being spawned.
+ */
+export function prepareWarmInit(hooks: WarmInitHooks = {}): void {
+  reuseWorkers = true;
+  if (warmInit || warming) return;
+  warming = spawnWarm(hooks).then(
+    (w) => {
+      warmInit = w;
+    },
+    () => {}, // the next launch is simply cold
+  ).finally(() => warming = undefined);
+}
+
+/** Ends the warm init, if any (an engine shutting down); resolves once it is reaped. */
+export async function discardWarmInit(): Promise<void> {
+  reuseWorkers = false;
+  await warming;
+  const w = warmInit;
+  warmInit = undefined;
+  discardLaunchWorker();
+  if (!w) return;
+  await dropWarm(w);
+}
+
+/** Ends an unclaimed warm init: its socket closes, it exits, it is reaped, onGone runs. */
+async function dropWarm(w: WarmInit): Promise<void> {
+  tryClose(w.sock); // the init reads end-of-file and exits
+  tryClose(w.statusR);
+  w.worker.terminate();
+  await w.exited.catch(() => undefined);
+  await Promise.resolve(w.hooks.onGone?.(w.pid)).catch(() => {});
+}
+
+/** Resolves once a warm init being spawned right now is ready (or failed); at once otherwise. */
+export function warmInitSettled(): Promise<void> {
+  return warming ?? Promise.resolve();
+}
+
+/**
+ * The pid of the warm init a launch of `spec` would claim (live, compatible), if any: the
+ * engine adopts its cgroup, then passes it as {@link LaunchRequest.warmPid}.
+ */
+export function warmInitPid(spec: OciSpec, tty: boolean): number | undefined {
+  const w = warmInit;
+  if (!w || w.dead || tty || !namespacesFit(spec)) return undefined;
+  return w.pid;
+}
+
+async function spawnWarm(hooks: WarmInitHooks): Promise<WarmInit> {
+  const worker = takeWorker();
+  const opened: number[] = [];
+  try {
+    const [statusR, statusW] = pipe();
+    opened.push(statusR, statusW);
+    const [sock, initSock] = seqpacketPair();
+    opened.push(sock, initSock);
+    const devNull = openFd("/dev/null", O_RDWR | O_CLOEXEC);
+    opened.push(devNull);
+    const deno = Deno.execPath();
+    const answers = runWorker(worker, {
+      namespaces: WARM_NAMESPACES.map((type) => ({ type })),
+      path: deno,
+      argv: [...initArgv(deno), WARM_ARG],
+      env: initEnv(),
+      fds: [devNull, devNull, devNull, statusW, initSock],
+      warm: true,
+    });
+    const reply = await answers.spawned;
+    for (const fd of [statusW, initSock, devNull]) tryClose(fd);
+    opened.length = 0;
+    opened.push(statusR, sock);
+    if (!reply.ok) throw new Error(reply.message);
+    const w: WarmInit = {
+      hooks,
+      worker,
+      answers,
+      pid: reply.pid,
+      sock,
+      statusR,
+      exited: Promise.resolve({ exitCode: 0 } as ExitStatus),
+      dead: false,
+    };
+    w.exited = sharedReaper().watch(reply.pid).then((st) => {
+      w.dead = true;
+      // Died unclaimed (OOM, a kill): the next launch is cold, the next prepare replaces it.
+      if (warmInit === w) {
+        warmInit = undefined;
+        void dropWarm(w);
+      }
+      return st;
+    });
+    try {
+      await hooks.onSpawned?.(reply.pid);
+    } catch (err) {
+      try {
+        Deno.kill(reply.pid, "SIGKILL");
+      } catch { /* gone */ }
+      await dropWarm(w);
+      throw err;
+    }
+    return w;
+  } catch (err) {
+    worker.terminate();
+    for (const fd of opened) tryClose(fd);
+    throw err;
+  }
+}
+
+function warmCompatible<S extends StdioPlan>(req: LaunchRequest<S>): boolean {
+  if (req.reaper || req.denoPath || req.stdio.tty) return false;
+  return namespacesFit(req.spec);
+}
+
+/** Exactly the default namespaces, all new (the cgroup one is optional: made after the claim). */
+function namespacesFit(spec: OciSpec): boolean {
+  const ns = spec.linux.namespaces;
+  if (ns.some((n) => n.path)) return false;
+  const types = new Set(ns.map((n) => n.type).filter((t) => t !== "cgroup"));
+  return types.size === WARM_NAMESPACES.length && WARM_NAMESPACES.every((t) => types.has(t));
+}
+
+/** Takes the warm init for this request, when there is a live, compatible one. */
+function claimWarm<S extends StdioPlan>(req: LaunchRequest<S>): WarmInit | undefined {
+  const w = warmInit;
+  if (!w || !warmCompatible(req)) return undefined;
+  // One that joined its own cgroup goes only to the start that adopted that cgroup.
+  if (w.hooks.onSpawned && req.warmPid !== w.pid) return undefined;
+  warmInit = undefined;
+  if (w.dead) {
+    void dropWarm(w);
+    return undefined;
+  }
+  return w;
+}
+
+/** The init, spawned (cold) or claimed (warm), before the engine's onSpawn hook. */
+interface SpawnedInit {
+  pid: number;
+  worker: Worker;
+  mounted: Promise<WorkerMountReply>;
+  statusR: number;
+  /** Where the go byte is written (a pipe, or the warm init's socket). */
+  goFd: number;
+  /** The reaper's promise for this pid. */
+  exitStatus: Promise<ExitStatus>;
+  /** Wall-clock ms when it was spawned (undefined: warm, its boot was not on this path). */
+  spawnedWall?: number;
+  /** Without a mount step: the Worker is back home and can serve another launch. */
+  reusable?: boolean;
+}
+
+/** Writes the config into a fresh memfd (the init reads it through /proc/self/fd). */
+function configMemfd(config: InitConfig): number {
+  const fd = memfd("docker-ts-init-config");
+  try {
+    writeFd(fd, new TextEncoder().encode(JSON.stringify(config)));
+  } catch (err) {
+    closeFd(fd);
+    throw err;
+  }
+  return fd;
+}
+
+async function spawnCold<S extends StdioPlan>(
+  req: LaunchRequest<S>,
+  worker: Worker,
+  config: InitConfig,
+  timings: Record<string, number>,
+): Promise<SpawnedInit> {
+  const fds: number[] = [];
+  try {
+    const configFd = configMemfd(config);
+    fds.push(configFd);
+    const [statusR, statusW] = pipe();
+    fds.push(statusR, statusW);
+    const [goR, goW] = pipe();
+    fds.push(goR, goW);
+    const answers = runWorker(worker, {
+      namespaces: req.spec.linux.namespaces,
+      path: req.denoPath ?? Deno.execPath(),
+      argv: initArgv(req.denoPath ?? Deno.execPath()),
+      env: initEnv(),
+      fds: [...req.stdio.childFds, statusW, goR, configFd],
+      ttySlave: req.stdio.tty?.slavePath,
+      mount: config.premounted ? config : undefined,
+    });
+    const reply = await answers.spawned;
+    req.stdio.closeChildEnds();
+    for (const fd of [statusW, goR, configFd]) tryClose(fd);
+    fds.length = 0;
+    fds.push(statusR, goW);
+    if (!reply.ok) {
+      throw new LaunchError(125, `Cannot launch container "${req.id}": ${reply.message}`);
+    }
+    timings.unshare = reply.timings.unshare;
+    timings.spawn = reply.timings.spawn;
+    return {
+      pid: reply.pid,
+      worker,
+      mounted: answers.mounted,
+      statusR,
+      goFd: goW,
+      exitStatus: (req.reaper ?? sharedReaper()).watch(reply.pid),
+      spawnedWall: performance.timeOrigin + performance.now(),
+      reusable: reply.reusable,
+    };
+  } catch (err) {
+    for (const fd of fds) tryClose(fd);
+    throw err;
+  }
+}
+
+function useWarm<S extends StdioPlan>(
+  req: LaunchRequest<S>,
+  w: WarmInit,
+  config: InitConfig,
+): SpawnedInit {
+  const configFd = configMemfd(config);
+  try {
+    sendFds(w.sock, new Uint8Array([1]), [configFd, ...req.stdio.childFds]);
+  } finally {
+    closeFd(configFd);
+  }
+  req.stdio.closeChildEnds();
+  if (config.premounted) w.worker.postMessage({ t: "mount", config } satisfies WorkerMountRequest);
+  return {
+    pid: w.pid,
+    worker: w.worker,
+    mounted: w.answers.mounted,
+    statusR: w.statusR,
+    goFd: w.sock,
+    exitStatus: w.exited,
+  };
+}
+
 /**
  * Launches the container's init inside new namespaces and waits until it is set up and waiting
  * on its start gate. See the module doc for the sequence and the error contract.
@@ -348,10 +658,12 @@ export async function launch<S extends StdioPlan>(
     timings[name] = now - since;
     return now;
   };
+  let warm = claimWarm(req);
   // A warm Worker if there is one; else a new one boots while we prepare.
-  const worker = takeWorker();
-  const fds: number[] = [];
+  let worker = warm ? warm.worker : takeWorker();
   let gatePath = "";
+  let premounted = false;
+  let spawned: SpawnedInit | undefined;
   try {
     const ns = req.spec.linux.namespaces;
     if (!ns.some((n) => n.type === "mount" && !n.path)) {
@@ -364,7 +676,7 @@ export async function launch<S extends StdioPlan>(
     removeFile(gatePath);
     mkfifo(gatePath, 0o600);
     const newCgroupNs = ns.some((n) => n.type === "cgroup" && !n.path);
-    const premounted = workerMountsTree(req.spec, newCgroupNs, req.cgroupPaths);
+    premounted = workerMountsTree(req.spec, newCgroupNs, req.cgroupPaths);
     const rootPath = req.spec.root.path;
     const config: InitConfig = {
       // The Worker and the init must agree on one absolute root path.
@@ -378,161 +690,150 @@ export async function launch<S extends StdioPlan>(
       cgroupPaths: req.cgroupPaths,
       premounted,
     };
-    const configFd = memfd("docker-ts-init-config");
-    fds.push(configFd);
-    writeFd(configFd, new TextEncoder().encode(JSON.stringify(config)));
-    const [statusR, statusW] = pipe();
-    fds.push(statusR, statusW);
-    const [goR, goW] = pipe();
-    fds.push(goR, goW);
-    let t = mark("prepare", t0);
-
-    const answers = runWorker(worker, {
-      namespaces: ns,
-      path: req.denoPath ?? Deno.execPath(),
-      argv: initArgv(req.denoPath ?? Deno.execPath()),
-      env: initEnv(),
-      fds: [...req.stdio.childFds, statusW, goR, configFd],
-      ttySlave: req.stdio.tty?.slavePath,
-      mount: premounted ? config : undefined,
-    });
-    const reply = await answers.spawned;
-    req.stdio.closeChildEnds();
-    tryClose(statusW);
-    tryClose(goR);
-    tryClose(configFd);
-    fds.length = 0;
-    fds.push(statusR, goW);
-    if (!reply.ok) {
-      throw new LaunchError(125, `Cannot launch container "${req.id}": ${reply.message}`);
-    }
-    timings.unshare = reply.timings.unshare;
-    timings.spawn = reply.timings.spawn;
-    const spawnedWall = performance.timeOrigin + performance.now();
-    t = mark("worker", t);
-    timings.worker -= reply.timings.unshare + reply.timings.spawn;
-    const pid = reply.pid;
-    const status = new StatusPipe(statusR);
-    fds.length = 0;
-    fds.push(goW);
-    let exitedFlag = false;
-    let execError: string | undefined;
-    const exited: Promise<ContainerExit> = (req.reaper ?? sharedReaper()).watch(pid).then((s) => {
-      exitedFlag = true;
-      return execError ? { ...s, error: execError } : s;
-    });
-    const abort = async (err: unknown): Promise<never> => {
-      if (!exitedFlag) {
-        try {
-          Deno.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
+    const t = mark("prepare", t0);
+    if (warm) {
+      try {
+        spawned = useWarm(req, warm, config);
+      } catch {
+        // It died between the check and the claim: launch cold instead.
+        void dropWarm(warm);
+        warm = undefined;
+        worker = takeWorker();
       }
-      status.close();
-      await exited.catch(() => undefined);
-      throw err;
-    };
-
-    try {
-      // The cgroup join runs here while the Worker mounts and the init boots.
-      if (req.onSpawn) await req.onSpawn(pid);
-      if (premounted) {
-        const tm = performance.now();
-        const m = await answers.mounted;
-        timings.mountWait = performance.now() - tm;
-        if (!m.ok) throw new Error(m.message);
-        timings.mounts = m.ms;
-      }
-      writeFd(goW, new Uint8Array([1]));
-    } catch (err) {
-      tryClose(goW);
-      fds.length = 0;
-      return await abort(
-        new LaunchError(125, `Cannot launch container "${req.id}": ${(err as Error).message}`, {
-          cause: err,
-        }),
-      );
     }
-    tryClose(goW);
-    fds.length = 0;
-    // Terminated once the init is on its way: terminate() costs a few ms of this thread.
-    worker.terminate();
-    t = mark("onSpawn", t);
-
-    const first = await status.next();
-    if (first === null || first.t !== "ready") {
-      if (first?.t === "error") {
-        status.close();
-        await exited;
-        removeFile(gatePath);
-        throw new LaunchError(first.exitCode, first.message);
-      }
-      const s = await exited;
-      status.close();
-      removeFile(gatePath);
-      throw new LaunchError(
-        125,
-        `Cannot launch container "${req.id}": its init exited during setup (exit code ${s.exitCode})`,
-      );
-    }
-    // The init reports wall-clock stage ends; the spawn time is ours.
-    const it = first.timings;
-    timings.initBoot = it.main - spawnedWall;
-    // Premounted: the Worker's mount time was recorded above; here the init waited for go.
-    timings[premounted ? "goWait" : "mounts"] = it.mounts - it.main;
-    timings.pivot = it.pivot - it.mounts;
-    timings.setup = it.setup - it.pivot;
-    timings.ready = performance.timeOrigin + performance.now() - it.ready;
-    const startTime = processStartTime(pid);
-    timings.total = performance.now() - t0;
-    if (req.onTiming) {
-      for (const [k, v] of Object.entries(timings)) req.onTiming(`launch.${k}`, v);
-    }
-
-    let started = false;
-    let execDone = false;
-    const proc: ContainerProcess<S> = {
-      pid,
-      startTime,
-      stdio: req.stdio,
-      timings,
-      exited,
-      kill(signal: Deno.Signal = "SIGTERM"): void {
-        if (exitedFlag) return;
-        try {
-          Deno.kill(pid, execDone ? signal : "SIGKILL");
-        } catch {
-          // raced with the exit
-        }
-      },
-      async start(): Promise<void> {
-        if (started) throw new InvalidStateError(`Container "${req.id}" is already started`);
-        started = true;
-        const ts = performance.now();
-        try {
-          openStartGate(gatePath);
-        } catch (err) {
-          status.close();
-          throw err;
-        }
-        removeFile(gatePath);
-        const msg = await status.next();
-        status.close();
-        timings.exec = performance.now() - ts;
-        req.onTiming?.("launch.exec", timings.exec);
-        execDone = true;
-        if (msg?.t === "error") {
-          execError = msg.message;
-          throw new LaunchError(msg.exitCode, msg.message);
-        }
-      },
-    };
-    return proc;
+    spawned ??= await spawnCold(req, worker, config, timings);
+    mark(warm ? "claim" : "worker", t);
+    if (!warm) timings.worker -= timings.unshare + timings.spawn;
   } catch (err) {
     worker.terminate();
-    for (const fd of fds) tryClose(fd);
+    if (warm) {
+      tryClose(warm.sock);
+      tryClose(warm.statusR);
+    }
     if (gatePath) removeFile(gatePath);
     throw err;
   }
+  let t = performance.now();
+  const { pid, statusR, goFd } = spawned;
+  const status = new StatusPipe(statusR);
+  let exitedFlag = false;
+  let execError: string | undefined;
+  // Holding the container's mount namespace keeps its teardown (unmounting the whole tree waits
+  // for an RCU grace period) out of the container's exit: the engine learns of the exit at once,
+  // and the namespace goes when this fd is closed, on a pool thread.
+  const mntFd = holdNamespace(pid, "mnt");
+  const exited: Promise<ContainerExit> = spawned.exitStatus.then((s) => {
+    exitedFlag = true;
+    if (mntFd >= 0) void closeAsync(mntFd);
+    return execError ? { ...s, error: execError } : s;
+  });
+  const abort = async (err: unknown): Promise<never> => {
+    if (!exitedFlag) {
+      try {
+        Deno.kill(pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+    }
+    worker.terminate();
+    status.close();
+    await exited.catch(() => undefined);
+    removeFile(gatePath);
+    throw err;
+  };
+
+  let reusable = spawned.reusable === true;
+  try {
+    // The cgroup join runs here while the Worker mounts and the init boots.
+    if (req.onSpawn) await req.onSpawn(pid);
+    if (premounted) {
+      const tm = performance.now();
+      const m = await spawned.mounted;
+      timings.mountWait = performance.now() - tm;
+      if (!m.ok) throw new Error(m.message);
+      timings.mounts = m.ms;
+      reusable = m.reusable === true;
+    }
+    writeFd(goFd, new Uint8Array([1]));
+  } catch (err) {
+    tryClose(goFd);
+    return await abort(
+      new LaunchError(125, `Cannot launch container "${req.id}": ${(err as Error).message}`, {
+        cause: err,
+      }),
+    );
+  }
+  tryClose(goFd);
+  releaseWorker(worker, reusable);
+  t = mark("onSpawn", t);
+
+  const first = await status.next();
+  if (first === null || first.t !== "ready") {
+    if (first?.t === "error") {
+      status.close();
+      await exited;
+      removeFile(gatePath);
+      throw new LaunchError(first.exitCode, first.message);
+    }
+    const s = await exited;
+    status.close();
+    removeFile(gatePath);
+    throw new LaunchError(
+      125,
+      `Cannot launch container "${req.id}": its init exited during setup (exit code ${s.exitCode})`,
+    );
+  }
+  // The init reports wall-clock stage ends; the spawn time is ours.
+  const it = first.timings;
+  timings.initBoot = spawned.spawnedWall === undefined ? 0 : it.main - spawned.spawnedWall;
+  // Premounted: the Worker's mount time was recorded above; here the init waited for go.
+  timings[premounted ? "goWait" : "mounts"] = it.mounts - it.main;
+  timings.pivot = it.pivot - it.mounts;
+  timings.setup = it.setup - it.pivot;
+  timings.ready = performance.timeOrigin + performance.now() - it.ready;
+  const startTime = processStartTime(pid);
+  timings.total = performance.now() - t0;
+  if (req.onTiming) {
+    for (const [k, v] of Object.entries(timings)) req.onTiming(`launch.${k}`, v);
+  }
+
+  let started = false;
+  let execDone = false;
+  const proc: ContainerProcess<S> = {
+    pid,
+    startTime,
+    stdio: req.stdio,
+    timings,
+    exited,
+    kill(signal: Deno.Signal = "SIGTERM"): void {
+      if (exitedFlag) return;
+      try {
+        Deno.kill(pid, execDone ? signal : "SIGKILL");
+      } catch {
+        // raced with the exit
+      }
+    },
+    async start(): Promise<void> {
+      if (started) throw new InvalidStateError(`Container "${req.id}" is already started`);
+      started = true;
+      const ts = performance.now();
+      try {
+        openStartGate(gatePath);
+      } catch (err) {
+        status.close();
+        throw err;
+      }
+      removeFile(gatePath);
+      const msg = await status.next();
+      status.close();
+      timings.exec = performance.now() - ts;
+      req.onTiming?.("launch.exec", timings.exec);
+      execDone = true;
+      if (msg?.t === "error") {
+        execError = msg.message;
+        throw new LaunchError(msg.exitCode, msg.message);
+      }
+    },
+  };
+  return proc;
 }

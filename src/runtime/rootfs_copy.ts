@@ -1,13 +1,20 @@
 /**
  * Copies into or out of a container that has no running process, through its rootfs mounted in
  * a private mount namespace on a single-use Worker (`rootfs_worker.ts`). The engine's main
- * thread never changes namespaces.
+ * thread never changes namespaces. {@link holdStoppedRootfs} keeps such a mount for as long as a
+ * tar stream needs it and hands back a path that reaches it from any thread.
  *
  * @module
  */
 import { DockerTsError, type ErrorKind, InternalError } from "../errors.ts";
 import type { RootfsMount } from "../storage/mount.ts";
-import type { RootfsCopyReply, RootfsCopyRequest } from "./rootfs_worker.ts";
+import type {
+  RootfsCopyReply,
+  RootfsCopyRequest,
+  RootfsHoldReply,
+  RootfsHoldRequest,
+  RootfsReleaseRequest,
+} from "./rootfs_worker.ts";
 
 const WORKER_URL = new URL("./rootfs_worker.ts", import.meta.url);
 
@@ -55,4 +62,73 @@ export async function copyWithStoppedRootfs(job: StoppedCopy): Promise<void> {
     // Ends the thread and its mount namespace: the rootfs mount goes with it.
     worker.terminate();
   }
+}
+
+/** A stopped container's rootfs, mounted privately on a Worker until {@link release} is called. */
+export interface RootfsLease {
+  /** A host path to the mounted rootfs, valid from every thread until the release. */
+  root: string;
+  /** Unmounts and ends the Worker; safe to call more than once. */
+  release(): Promise<void>;
+}
+
+/** Asks the Worker something and waits for its single answer. */
+function ask<T>(worker: Worker, msg: unknown): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    worker.onmessage = (e: MessageEvent<T>) => resolve(e.data);
+    worker.onerror = (e: ErrorEvent) => {
+      e.preventDefault();
+      reject(
+        new InternalError(
+          `Cannot reach the container's files: the rootfs worker failed: ${e.message}`,
+        ),
+      );
+    };
+    worker.postMessage(msg);
+  });
+}
+
+/**
+ * Mounts a stopped container's rootfs in a private mount namespace on a fresh Worker and keeps
+ * it mounted until the lease is released. Nothing is mounted in the host's namespace.
+ */
+export async function holdStoppedRootfs(
+  job: Pick<StoppedCopy, "rootfs" | "mountpoint">,
+): Promise<RootfsLease> {
+  const worker = new Worker(WORKER_URL, { type: "module" });
+  let reply: RootfsHoldReply;
+  try {
+    reply = await ask<RootfsHoldReply>(
+      worker,
+      {
+        op: "hold",
+        rootfs: job.rootfs,
+        mountpoint: job.mountpoint,
+      } satisfies RootfsHoldRequest,
+    );
+  } catch (err) {
+    worker.terminate();
+    throw err;
+  }
+  if (!reply.ok) {
+    worker.terminate();
+    const kind = reply.kind && KINDS.has(reply.kind) ? reply.kind as ErrorKind : "Internal";
+    throw new DockerTsError(kind, reply.message);
+  }
+  let released: Promise<void> | undefined;
+  return {
+    root: reply.root,
+    release(): Promise<void> {
+      released ??= (async () => {
+        try {
+          await ask(worker, { op: "release" } satisfies RootfsReleaseRequest);
+        } catch {
+          // terminate() below still ends the namespace and its mount
+        } finally {
+          worker.terminate();
+        }
+      })();
+      return released;
+    },
+  };
 }

@@ -333,3 +333,45 @@ function cancelStreams(
     else s.abort().catch(() => {});
   }
 }
+
+/** A pipe for a detached container's stdin: the child reads `childFd`, the engine writes. */
+export interface StdinPipe {
+  /** The read end for the child's fd 0 (blocking, O_CLOEXEC: the launcher dup2s it). */
+  childFd: number;
+  /** The engine's write end; closing it delivers EOF to the container. */
+  stdin: WritableStream<Uint8Array>;
+  /** Closes the engine's copy of the read end (after the spawn). Idempotent. */
+  closeChildEnd(): void;
+}
+
+/**
+ * Opens the stdin pipe of a detached `-i` container. The engine keeps the write end for as long
+ * as the container runs, so the container sees EOF only when the engine closes it (StdinOnce) or
+ * dies (the kernel closes the engine's fds: a `kill -9` of the daemon ends the container's
+ * input, it never blocks a writer).
+ */
+export function createStdinPipe(options: { loop?: IoLoop } = {}): StdinPipe {
+  const loop = options.loop ?? ioLoop();
+  const [r, w] = pipe2();
+  try {
+    setNonblocking(w);
+  } catch (err) {
+    close(r);
+    close(w);
+    throw err;
+  }
+  let open = true;
+  return {
+    childFd: r,
+    stdin: writableToFd(w, { loop }),
+    closeChildEnd(): void {
+      if (!open) return;
+      open = false;
+      try {
+        close(r);
+      } catch {
+        // Already closed: nothing to release.
+      }
+    },
+  };
+}

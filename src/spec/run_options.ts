@@ -407,6 +407,8 @@ export type RunOptionsInput = {
   shmSize?: string | number;
   tty?: boolean;
   interactive?: boolean;
+  /** Docker's `StdinOnce`: the first attached client's end of input closes the stdin. */
+  stdinOnce?: boolean;
   rm?: boolean;
   detach?: boolean;
   platform?: string;
@@ -437,6 +439,7 @@ export type RunOptionsRaw =
       | "ulimits"
       | "tty"
       | "interactive"
+      | "stdinOnce"
       | "rm"
       | "detach"
       | "pull"
@@ -487,6 +490,7 @@ export const RunOptionsSchema: z.ZodType<RunOptionsRaw, RunOptionsInput> = z.str
   shmSize: sizeValue.optional(),
   tty: z.boolean().default(false),
   interactive: z.boolean().default(false),
+  stdinOnce: z.boolean().default(false),
   rm: z.boolean().default(false),
   detach: z.boolean().default(false),
   platform: z.string().optional(),
@@ -546,6 +550,8 @@ export interface RunOptions {
   shmSize: number;
   tty: boolean;
   interactive: boolean;
+  /** Docker's `StdinOnce` (`run -i` without `-d`). */
+  stdinOnce: boolean;
   rm: boolean;
   detach: boolean;
   platform?: string;
@@ -630,6 +636,7 @@ export function parseRunOptions(input: unknown): RunOptions {
     shmSize: raw.shmSize === undefined ? DEFAULT_SHM : parseBytes(raw.shmSize, "shm-size"),
     tty: raw.tty,
     interactive: raw.interactive,
+    stdinOnce: raw.stdinOnce && raw.interactive,
     rm: raw.rm,
     detach: raw.detach,
     platform: raw.platform,

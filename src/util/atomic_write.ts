@@ -30,27 +30,35 @@ export function writeNewFileSync(
   }
 }
 
-/** Writes `data` to `file` atomically and durably. */
+/**
+ * Writes `data` to `file` atomically and (unless `sync: false`) durably. Without sync the
+ * rename still makes it atomic for every process; only a host crash can lose it.
+ */
 export function atomicWriteFileSync(
   file: string,
   data: string | Uint8Array,
-  options: { mode?: number } = {},
+  options: { mode?: number; sync?: boolean } = {},
 ): void {
   const dir = dirnamePath(file);
   const tmp = `${dir}/.tmp-${basenamePath(file)}-${randomHex(4)}`;
+  const sync = options.sync ?? true;
   try {
-    writeNewFileSync(tmp, data, { mode: options.mode });
+    writeNewFileSync(tmp, data, { mode: options.mode, sync });
     Deno.renameSync(tmp, file);
   } catch (err) {
     removeQuietly(tmp);
     throw err;
   }
-  fsyncDirSync(dir);
+  if (sync) fsyncDirSync(dir);
 }
 
-/** Writes `value` as pretty JSON atomically. */
-export function atomicWriteJsonSync(file: string, value: unknown): void {
-  atomicWriteFileSync(file, JSON.stringify(value, null, 2) + "\n");
+/** Writes `value` as pretty JSON atomically (and durably unless `sync: false`). */
+export function atomicWriteJsonSync(
+  file: string,
+  value: unknown,
+  options: { sync?: boolean } = {},
+): void {
+  atomicWriteFileSync(file, JSON.stringify(value, null, 2) + "\n", options);
 }
 
 /** fsyncs a directory so a rename inside it is durable. */

@@ -10,7 +10,7 @@ import { type CgroupSys, CgroupSysError } from "../../src/cgroups/types.ts";
 
 /** One recorded call. */
 export interface FakeCall {
-  op: "write" | "mkdir" | "rmdir" | "kill";
+  op: "write" | "mkdir" | "rmdir" | "kill" | "rename";
   /** Path relative to the fake root (or the pid for kill). */
   path: string;
   data?: string;
@@ -178,6 +178,12 @@ export class FakeCgroupSys implements CgroupSys {
 
   #v1Hierarchy(path: string): string {
     return this.rel(path).split("/")[0];
+  }
+
+  rename(from: string, to: string): void {
+    this.calls.push({ op: "rename", path: this.rel(from), data: this.rel(to) });
+    this.#fail("rename", from);
+    this.#real.rename(from, to);
   }
 
   readFile(path: string): string {

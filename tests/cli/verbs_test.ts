@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { BUSYBOX_ID, cli, CONTAINER_ID, fakeEngine } from "./_fake.ts";
-import { InvalidArgumentError } from "../../src/errors.ts";
+import { InvalidArgumentError, NotFoundError } from "../../src/errors.ts";
 
 Deno.test("run: flags become engine options; exit code is the container's", async () => {
   const r = await cli(
@@ -54,9 +54,10 @@ Deno.test("run: flags become engine options; exit code is the container's", asyn
   assert.equal(run.memory, "64m");
   assert.equal(run.cpus, "1.5");
   assert.equal(run.pidsLimit, 20);
-  assert.equal(run.pull, "missing");
-  // The image was present, so no pull.
-  assert.ok(!r.calls.some((c) => c[0] === "pull"));
+  // Pull policy "missing" tries the run straight away (no image check round trip): the engine
+  // must not pull by itself, so it gets "never"; the image was present, so no pull either.
+  assert.equal(run.pull, "never");
+  assert.deepEqual(r.calls.map((c) => c[0]), ["run"]);
 });
 
 Deno.test("run: no command leaves cmd undefined (image default)", async () => {
@@ -66,27 +67,55 @@ Deno.test("run: no command leaves cmd undefined (image default)", async () => {
   assert.equal("entrypoint" in run, false);
 });
 
-Deno.test("run: a missing image is pulled with progress on stderr", async () => {
+/** A fake engine whose `run` answers "No such image" while the image is not pulled. */
+function engineWithoutImage(): ReturnType<typeof fakeEngine> {
   const engine = fakeEngine();
-  let present = false;
+  let pulled = false;
+  const { pull, run } = engine;
+  engine.pull = (...args) => {
+    pulled = true;
+    return pull.apply(engine, args);
+  };
+  engine.run = (o, io) => {
+    if (!pulled && o.pull === "never") {
+      engine.calls.push(["run", o]);
+      return Promise.reject(new NotFoundError(`No such image: ${o.image}:latest`));
+    }
+    return run.call(engine, o, io);
+  };
+  return engine;
+}
+
+Deno.test("run: a missing image is pulled with progress on stderr", async () => {
+  // A non-NotFound error from the image check must surface as an engine error (125).
+  const engine = engineWithoutImage();
   engine.inspectImage = (ref) => {
     engine.calls.push(["inspectImage", ref]);
-    return present
-      ? Promise.resolve({} as never)
-      : Promise.reject(new (class extends Error {})("x"));
+    return Promise.reject(new (class extends Error {})("x"));
   };
-  // A non-NotFound error from inspect must surface as an engine error (125).
   const bad = await cli(["run", "alpine"], engine);
   assert.equal(bad.code, 125);
-  present = true;
-  const e2 = fakeEngine();
-  const r = await cli(["run", "alpine", "true"], e2);
+  assert.ok(!bad.calls.some((c) => c[0] === "pull"));
+
+  const r = await cli(["run", "alpine", "true"], engineWithoutImage());
   assert.equal(r.code, 3);
   assert.match(r.err, /^Unable to find image 'alpine:latest' locally\n/);
   assert.match(r.err, /aaaaaaaaaaaa: Pull complete\n/);
   assert.match(r.err, /Status: Downloaded newer image for busybox:latest\n/);
   assert.doesNotMatch(r.err, /Downloading/); // not a terminal: no byte counts
-  assert.deepEqual(r.calls.map((c) => c[0]), ["inspectImage", "pull", "run"]);
+  // Tried, told the image is missing, checked, pulled, ran.
+  assert.deepEqual(r.calls.map((c) => c[0]), ["run", "inspectImage", "pull", "run"]);
+  const last = r.calls.at(-1)![1] as Record<string, unknown>;
+  assert.equal(last.pull, "missing");
+});
+
+Deno.test("run: other errors of the first try are not mistaken for a missing image", async () => {
+  const engine = fakeEngine({
+    run: () => Promise.reject(new NotFoundError("No such container: x")),
+  });
+  const r = await cli(["run", "alpine"], engine);
+  assert.equal(r.code, 125);
+  assert.deepEqual(r.calls.map((c) => c[0]), []);
 });
 
 Deno.test("run: --pull never skips the image check; always pulls", async () => {

@@ -26,6 +26,7 @@ import {
   parseFilters,
 } from "../filters.ts";
 import { encodeFrame } from "../stream_framing.ts";
+import type { ContainerAttachApi } from "../../container/attach_hub.ts";
 import { type ApiContext, type ApiRequest, type RouteTable, sendJson } from "./_common.ts";
 import { logEntryBytes, need } from "./lifecycle.ts";
 
@@ -100,6 +101,7 @@ const CreateBodySchema = z.looseObject({
   Labels: z.record(z.string(), z.string()).nullish(),
   Tty: z.boolean().nullish(),
   OpenStdin: z.boolean().nullish(),
+  StdinOnce: z.boolean().nullish(),
   StopSignal: z.string().nullish(),
   StopTimeout: z.number().int().nullish(),
   Healthcheck: z.looseObject({ Test: strList }).nullish(),
@@ -265,6 +267,7 @@ export function runOptionsFromCreateBody(body: unknown, name?: string | null): C
     shmSize: h.ShmSize ? h.ShmSize : undefined,
     tty: b.Tty ?? false,
     interactive: b.OpenStdin ?? false,
+    stdinOnce: b.StdinOnce ?? false,
     rm: h.AutoRemove ?? false,
     // The API never pulls on create: a 404 is the client's cue to pull (the CLI's auto-pull).
     pull: "never",
@@ -644,6 +647,11 @@ async function attachContainer(
   await req.bytes().catch(() => {});
   const conn = await res.hijack(wantsUpgrade(req) ? UPGRADE_HEAD : RAW_STREAM_HEAD);
   const stream = req.bool("stream");
+  const attach = (ctx.engine as Partial<ContainerAttachApi>).attach;
+  if (up && stream && typeof attach === "function") {
+    await attachRunning(req, ctx, conn, info, withLogs);
+    return;
+  }
   if (read) {
     const streams = { stdout: req.bool("stdout"), stderr: req.bool("stderr") };
     if (!streams.stdout && !streams.stderr) {
@@ -707,6 +715,60 @@ async function attachContainer(
   // A client's EOF is no sign it left: the CLI half-closes at once when it sends no stdin. A
   // session whose client is gone ends at the next start (writes fail) or at removal.
   await finished;
+  await chain.catch(() => {});
+}
+
+/**
+ * `attach?stream=1` to a running container through the engine's `attach`: the client's input
+ * to the container's stdin (with `stdin=1` and `OpenStdin`), its output from now on (after the
+ * log's replay with `logs=1`). Ends when the container exits, the client detaches (detach keys,
+ * `detachKeys=` or Ctrl-P Ctrl-Q) or its input ends (docker's rule); the server then closes the
+ * connection.
+ */
+async function attachRunning(
+  req: ApiRequest,
+  ctx: ApiContext,
+  conn: HijackedConn,
+  info: { Id: string; Config: { Tty: boolean; OpenStdin: boolean } },
+  withLogs: boolean,
+): Promise<void> {
+  const tty = info.Config.Tty;
+  const streams = { stdout: req.bool("stdout"), stderr: req.bool("stderr") && !tty };
+  // One socket for both streams: frames are written whole, in order.
+  let chain: Promise<void> = Promise.resolve();
+  const send = (bytes: Uint8Array): Promise<void> => {
+    chain = chain.then(() => conn.write(bytes));
+    return chain;
+  };
+  if (withLogs && (streams.stdout || streams.stderr)) {
+    const read = need(ctx.engine, "logs", "attach to a started container");
+    try {
+      for await (const e of read(info.Id, streams)) {
+        await send(logEntryBytes(e, { tty, timestamps: false }));
+      }
+    } catch {
+      return; // the client left
+    }
+  }
+  const sink = (n: 1 | 2): WritableStream<Uint8Array> =>
+    new WritableStream({ write: (chunk) => send(tty ? chunk : encodeFrame(n, chunk)) });
+  const withStdin = req.bool("stdin") && info.Config.OpenStdin;
+  if (!withStdin) {
+    // Input not taken: read and drop it so the client can still send.
+    (async () => {
+      try {
+        for await (const _ of conn.readable) { /* dropped */ }
+      } catch {
+        // gone
+      }
+    })();
+  }
+  await (ctx.engine as unknown as ContainerAttachApi).attach(info.Id, {
+    stdin: withStdin ? conn.readable : null,
+    stdout: streams.stdout ? sink(1) : null,
+    stderr: streams.stderr ? sink(2) : null,
+    detachKeys: req.query.get("detachKeys") || undefined,
+  });
   await chain.catch(() => {});
 }
 

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { lazyImport } from "../../util/lazy_import.ts";
 import type { Command } from "../command.ts";
 import { PROG } from "../command.ts";
 import { defaultSocket } from "../context.ts";
@@ -49,7 +50,9 @@ export const command: Command = {
   ],
   args: { max: 0 },
   async action(ctx, parsed): Promise<number> {
-    const { daemonMain } = await import("../../api/daemon.ts");
+    const { daemonMain } = await lazyImport<typeof import("../../api/daemon.ts")>(
+      new URL("../../api/daemon.ts", import.meta.url),
+    );
     const root = String(parsed.values.root || "") || ctx.root;
     const runroot = String(parsed.values.runroot || "") || ctx.runroot;
     const host = String(parsed.values.host || ctx.host || "") ||

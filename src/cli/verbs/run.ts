@@ -8,7 +8,8 @@ import type { Command } from "../command.ts";
 import { bool, PROG } from "../command.ts";
 import { CREATE_FLAGS, RUN_ONLY_FLAGS, toRunOptions } from "../run_flags.ts";
 import { CliError } from "../cli_error.ts";
-import { ensureImage } from "../image_ops.ts";
+import { ensureImage, withImage } from "../image_ops.ts";
+import type { RunOptionsInput } from "../../engine_api.ts";
 import { attachTerminal } from "../attach.ts";
 import { SUPERVISION_FLAGS, withSupervision } from "../supervision_flags.ts";
 
@@ -51,18 +52,22 @@ export const command: Command = {
       throw new CliError("the input device is not a TTY", 1);
     }
     const engine = await ctx.engine();
-    const ready = await ensureImage(ctx, engine, opts, bool(parsed, "quiet"));
+    const quiet = bool(parsed, "quiet");
+    // With a terminal the pull (if any) must print before raw mode: check for the image first.
+    const checked = opts.tty ? await ensureImage(ctx, engine, opts, quiet) : opts;
     const attachment = await attachTerminal(ctx, engine, {
       tty: opts.tty === true,
       interactive: opts.interactive === true,
       sigProxy: bool(parsed, "sig-proxy"),
     });
-    try {
-      return await engine.run(ready, {
+    const runWith = (ready: RunOptionsInput): Promise<number> =>
+      engine.run(ready, {
         ...attachment.streams,
         signal: attachment.signal,
         onCreated: (id) => attachment.setContainer(id),
       });
+    try {
+      return opts.tty ? await runWith(checked) : await withImage(ctx, engine, opts, quiet, runWith);
     } catch (err) {
       const code = attachment.abortedExitCode();
       if (code !== undefined) return code;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { lazyImport } from "../../util/lazy_import.ts";
 import type { Command } from "../command.ts";
 import { str } from "../command.ts";
 import { renderTemplate } from "../go_template.ts";
@@ -31,7 +32,9 @@ export const command: Command = {
   ],
   args: { max: 0 },
   async action(ctx, parsed): Promise<number> {
-    const { VERSION } = await import("../main.ts");
+    const { VERSION } = await lazyImport<typeof import("../main.ts")>(
+      new URL("../main.ts", import.meta.url),
+    );
     const osArch = `${Deno.build.os}/${arch()}`;
     const component = {
       Version: VERSION,

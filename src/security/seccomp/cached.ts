@@ -7,6 +7,7 @@
  *
  * @module
  */
+import { lazyImport } from "../../util/lazy_import.ts";
 import { atomicWriteFileSync } from "../../util/atomic_write.ts";
 import type { ContainerSeccompOptions, SpecSeccomp } from "./for_container.ts";
 
@@ -51,7 +52,9 @@ export async function cachedSeccompForContainer(
   if (options.privileged || opt === "unconfined") return undefined;
   const custom = opt && opt !== "builtin" && opt !== "default";
   const compile = async (): Promise<SpecSeccomp | undefined> => {
-    const { seccompForContainer } = await import("./for_container.ts");
+    const { seccompForContainer } = await lazyImport<typeof import("./for_container.ts")>(
+      new URL("./for_container.ts", import.meta.url),
+    );
     const { cacheDir: _ignored, ...rest } = options;
     return seccompForContainer(rest);
   };
