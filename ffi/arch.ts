@@ -21,6 +21,7 @@ export interface SyscallNumbers {
   getpid: number;
   gettid: number;
   rt_sigaction: number;
+  ptrace: number;
 }
 
 const TABLES: Record<string, SyscallNumbers> = {
@@ -38,6 +39,7 @@ const TABLES: Record<string, SyscallNumbers> = {
     getpid: 39,
     gettid: 186,
     rt_sigaction: 13,
+    ptrace: 101,
   },
   aarch64: {
     setresuid: 147,
@@ -53,6 +55,7 @@ const TABLES: Record<string, SyscallNumbers> = {
     getpid: 172,
     gettid: 178,
     rt_sigaction: 134,
+    ptrace: 117,
   },
 };
 

@@ -69,6 +69,7 @@ export const ERRNO_NAMES: Readonly<Record<number, string>> = {
   61: "ENODATA",
   75: "EOVERFLOW",
   88: "ENOTSOCK",
+  90: "EMSGSIZE",
   95: "EOPNOTSUPP",
   97: "EAFNOSUPPORT",
   98: "EADDRINUSE",

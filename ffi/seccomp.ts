@@ -38,6 +38,11 @@ function lib(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
   return libc("seccomp", symbols);
 }
 
+/** Loads the symbols now (the init does it while it waits for its start gate). */
+export function preloadSeccomp(): void {
+  lib();
+}
+
 /**
  * seccomp(SECCOMP_SET_MODE_FILTER, flags, &sock_fprog) on the calling thread.
  *

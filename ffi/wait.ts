@@ -34,15 +34,19 @@ const EINTR = 4;
 export type WaitResult =
   | { kind: "running" }
   | { kind: "exited"; code: number }
-  | { kind: "signaled"; signal: number; coreDumped: boolean };
+  | { kind: "signaled"; signal: number; coreDumped: boolean }
+  /** A ptrace stop of a traced process: `event` is the PTRACE_EVENT_* (0: signal delivery). */
+  | { kind: "stopped"; signal: number; event: number };
 
 /** Decodes a wait status word (the W* macros of <sys/wait.h>). */
 export function decodeWaitStatus(status: number): WaitResult {
   const low = status & 0x7f;
   if (low === 0) return { kind: "exited", code: (status >> 8) & 0xff };
   if (low !== 0x7f) return { kind: "signaled", signal: low, coreDumped: (status & 0x80) !== 0 };
-  // Stopped or continued: only reported with WUNTRACED/WCONTINUED, which are never passed.
-  return { kind: "running" };
+  // Continued (0xffff) only comes with WCONTINUED, which is never passed; stops come for traced
+  // processes (ptrace stops are reported without WUNTRACED).
+  if (status === 0xffff) return { kind: "running" };
+  return { kind: "stopped", signal: (status >> 8) & 0xff, event: (status >> 16) & 0xff };
 }
 
 /**

@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { traceExit } from "./runtime/exit_tracer.ts";
 import { lazyImport } from "./util/lazy_import.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
@@ -309,9 +310,11 @@ export class Engine implements EngineApi {
     if (!this.#options.prewarm || this.#options.runtime) return;
     const driver = await this.#cgroupDriver().catch(() => null);
     for (const name of driver?.list() ?? []) {
-      if (!/\/warm-\d+$/.test(name)) continue;
+      const m = /\/warm-(\d+)$/.exec(name);
+      // Another engine on this host may own a live one (its name is its init's pid, which may
+      // not have joined it yet): only those whose init is gone and that are empty are stale.
+      if (!m || processExists(Number(m[1]))) continue;
       try {
-        // Another engine on this host may own a live one: only empty ones are stale.
         const stale = driver!.open(name);
         if (stale.pids().length === 0) await stale.remove();
       } catch {
@@ -319,6 +322,8 @@ export class Engine implements EngineApi {
       }
     }
     await this.#runtimeBackend();
+    // The warm init is ready (or failed) when this resolves, as the daemon expects.
+    await this.#warmInitSettled?.();
   }
 
   #warmInitPid?: (spec: OciSpec, tty: boolean) => number | undefined;
@@ -338,6 +343,7 @@ export class Engine implements EngineApi {
     spec: OciSpec,
     tty: boolean,
   ): { cgroup: CgroupHandle; warmPid: number } | undefined {
+    if (!driver.canAdopt) return undefined;
     const warmPid = this.#warmInitPid?.(spec, tty);
     if (warmPid === undefined) return undefined;
     try {
@@ -406,16 +412,20 @@ export class Engine implements EngineApi {
       const prewarm = this.#options.prewarm === true;
       // The warm init joins a cgroup of its own at once, so a start renames that cgroup instead
       // of migrating the process (see CgroupDriver.adopt).
-      const hooks = {
-        onSpawned: async (pid: number) => {
-          const driver = await this.#cgroupDriver();
-          driver?.create(this.#warmCgroupName(driver, pid)).addProcess(pid);
-        },
-        onGone: async (pid: number) => {
-          const driver = await this.#cgroupDriver();
-          if (driver) await driver.open(this.#warmCgroupName(driver, pid)).remove();
-        },
-      };
+      // cgroup v2 cannot rename: there the claimed init is moved into the container's cgroup.
+      const renames = (await this.#cgroupDriver().catch(() => null))?.canAdopt === true;
+      const hooks = renames
+        ? {
+          onSpawned: async (pid: number) => {
+            const driver = await this.#cgroupDriver();
+            driver?.create(this.#warmCgroupName(driver, pid)).addProcess(pid);
+          },
+          onGone: async (pid: number) => {
+            const driver = await this.#cgroupDriver();
+            if (driver) await driver.open(this.#warmCgroupName(driver, pid)).remove();
+          },
+        }
+        : {};
       const prepareWarmInit = (): void => launcher.prepareWarmInit(hooks);
       this.#warmInitPid = launcher.warmInitPid;
       this.#warmInitSettled = launcher.warmInitSettled;
@@ -784,6 +794,11 @@ export class Engine implements EngineApi {
       const cgName = (spec.linux.cgroupsPath ?? `/docker-ts/${id}`).replace(/^\/+/, "");
       let proc: ContainerProcessLike;
       try {
+        // The spec's namespaces are final before a warm init is chosen for them.
+        const netMode = networkModeKind(record.options.network);
+        if (netMode.kind === "container") {
+          joinContainerNetwork(spec, this.#runningPid(netMode.name));
+        }
         if (driver) {
           // A warm init being spawned right now is a few ms from ready: far less than a cold one.
           await this.#warmInitSettled?.();
@@ -794,10 +809,6 @@ export class Engine implements EngineApi {
         }
         const runDir = this.paths.runContainer(id);
         fs.mkdirSync(runDir, { recursive: true, mode: 0o700 });
-        const netMode = networkModeKind(record.options.network);
-        if (netMode.kind === "container") {
-          joinContainerNetwork(spec, this.#runningPid(netMode.name));
-        }
         const net = usesBridge(record.options) ? await this.network() : undefined;
         proc = await runtime.launch({
           id,
@@ -1156,6 +1167,12 @@ export class Engine implements EngineApi {
       live.proc.kill(`SIG${name}` as Deno.Signal);
       return;
     }
+    // Re-adopted after a daemon restart (init's child, not ours): seize it first, so its exit
+    // code comes to us rather than being lost (src/runtime/exit_tracer.ts).
+    if (this.#supervisor?.isAdopted(id)) {
+      const exit = traceExit(state.pid!);
+      if (exit) this.#supervisor.traceAdopted(id, exit.then((s) => s.exitCode));
+    }
     try {
       Deno.kill(state.pid!, `SIG${name}` as Deno.Signal);
     } catch (err) {
@@ -1239,9 +1256,28 @@ export class Engine implements EngineApi {
   }
 
   /** {@inheritDoc EngineApi.remove} */
-  async remove(ref: string, options: RemoveOptions = {}): Promise<void> {
+  remove(ref: string, options: RemoveOptions = {}): Promise<void> {
+    let id: string;
+    try {
+      id = this.#store.resolve(ref);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    // An auto-remove is asked for by the supervisor and by the API's attached start at once:
+    // the second caller shares the first removal instead of queueing on the container lock.
+    const inFlight = this.#removing.get(id);
+    if (inFlight && (inFlight.force || !options.force)) return inFlight.done;
+    const done = this.#removeResolved(id, options).finally(() => {
+      if (this.#removing.get(id)?.done === done) this.#removing.delete(id);
+    });
+    this.#removing.set(id, { done, force: options.force === true });
+    return done;
+  }
+
+  readonly #removing = new Map<string, { done: Promise<void>; force: boolean }>();
+
+  async #removeResolved(id: string, options: RemoveOptions): Promise<void> {
     const tick = this.#timer();
-    const id = this.#store.resolve(ref);
     let c = this.#store.get(id);
     let status = this.#status(c);
     if ((status === "running" || status === "paused") && options.force) {
@@ -1829,4 +1865,14 @@ function inspectOf(c: StoredContainer, status: ContainerStatus, spec: OciSpec): 
     Mounts: inspectMounts(record),
     NetworkSettings: { Ports: {}, Networks: o.network === "host" ? { host: {} } : { none: {} } },
   };
+}
+
+/** Whether a process with this pid runs (a zombie, already out of its cgroups, does not). */
+function processExists(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.charAt(stat.lastIndexOf(")") + 2) !== "Z";
+  } catch {
+    return false;
+  }
 }

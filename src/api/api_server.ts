@@ -27,6 +27,8 @@ import { registerLifecycle } from "./handlers/lifecycle.ts";
 import { registerArchive } from "./handlers/archive.ts";
 import { registerNetworks } from "./handlers/networks.ts";
 
+const TRACE = Deno.env.get("DOCKER_TS_TRACE") === "1";
+
 /** docker-ts's version as the API reports it. */
 export const DOCKER_TS_VERSION = "0.1.0";
 
@@ -99,8 +101,17 @@ export function createApiHandler(
       return;
     }
     const req = apiRequest(http, match.params, match.version);
+    const t0 = performance.now();
     try {
       await match.handler(req, res, context);
+      // DOCKER_TS_TRACE=1: each request's time in its handler, with when it arrived.
+      if (TRACE) {
+        console.error(
+          `[trace] api ${http.method} ${http.path} ${(performance.now() - t0).toFixed(2)}ms @${
+            t0.toFixed(1)
+          }`,
+        );
+      }
     } catch (err) {
       if (res.headersSent) {
         // A client that leaves mid-stream (`logs -f` interrupted, a tar read to its end

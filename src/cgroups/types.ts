@@ -112,12 +112,15 @@ export interface CgroupDriver {
   create(name: string, resources?: OciResources): CgroupHandle;
   /** Opens an existing cgroup (after a daemon restart). Throws NotFoundError when missing. */
   open(name: string): CgroupHandle;
+  /** Whether {@link adopt} can work: cgroup v1 renames directories, cgroup2 refuses (EPERM). */
+  readonly canAdopt: boolean;
   /**
    * Renames the existing cgroup `from` to `name` (same parent) in every hierarchy and applies
    * `resources`: the processes inside come along without a migration. A pre-spawned init joins
    * its cgroup off the start path this way, since a write to `cgroup.procs` can wait for an RCU
-   * grace period (several ms). Throws NotFoundError when `from` is missing and ConflictError when
-   * `name` exists; on failure nothing stays renamed.
+   * grace period (several ms). Throws NotFoundError when `from` is missing (in any hierarchy)
+   * and ConflictError when `name` exists; on failure nothing stays renamed. cgroup2 has no
+   * rename: NotImplementedError there ({@link canAdopt} is false).
    */
   adopt(from: string, name: string, resources?: OciResources): CgroupHandle;
   /** Names (`<parent>/<child>`) of the cgroups under `parent`, for cleanup of stale ones. */

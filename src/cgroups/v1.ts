@@ -173,13 +173,19 @@ export class V1Driver implements CgroupDriver {
     }
   }
 
+  /** {@inheritDoc CgroupDriver.canAdopt} */
+  readonly canAdopt = true;
+
   /** {@inheritDoc CgroupDriver.adopt} */
   adopt(from: string, name: string, resources: OciResources = {}): CgroupHandle {
     validateName(from);
     validateName(name);
     const plan = planResources(resources);
     const present = this.hierarchies.filter((h) => this.#sys.exists(`${h.mount}/${from}`));
-    if (present.length === 0) throw new NotFoundError(`Cannot adopt cgroup "${from}": not found`);
+    // Missing from a hierarchy, the container would go unlimited there: refuse instead.
+    if (present.length === 0 || present.length !== this.hierarchies.length) {
+      throw new NotFoundError(`Cannot adopt cgroup "${from}": not found in every hierarchy`);
+    }
     for (const h of this.hierarchies) {
       if (this.#sys.exists(`${h.mount}/${name}`)) {
         throw new ConflictError(`Cannot adopt cgroup "${from}": "${name}" already exists`);

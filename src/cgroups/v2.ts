@@ -150,32 +150,13 @@ export class V2Driver implements CgroupDriver {
     }
   }
 
+  /** {@inheritDoc CgroupDriver.canAdopt} */
+  readonly canAdopt = false;
+
   /** {@inheritDoc CgroupDriver.adopt} */
-  adopt(from: string, name: string, resources: OciResources = {}): CgroupHandle {
-    validateName(from);
-    validateName(name);
-    const plan = planResources(resources);
-    const src = `${this.root}/${from}`;
-    const leaf = `${this.root}/${name}`;
-    if (!this.#sys.exists(src)) throw new NotFoundError(`Cannot adopt cgroup "${from}": not found`);
-    if (this.#sys.exists(leaf)) {
-      throw new ConflictError(`Cannot adopt cgroup "${from}": "${name}" already exists`);
-    }
-    try {
-      this.#sys.rename(src, leaf);
-    } catch (err) {
-      throw wrapSysError(`Cannot rename cgroup "${src}"`, err);
-    }
-    try {
-      const handle = new V2Handle(this.#sys, name, leaf);
-      handle.applyPlan(plan);
-      return handle;
-    } catch (err) {
-      try {
-        this.#sys.rename(leaf, src);
-      } catch { /* best effort */ }
-      throw err;
-    }
+  adopt(from: string, _name: string, _resources: OciResources = {}): CgroupHandle {
+    // The cgroup2 filesystem has no rename (its kernfs ops lack one): EPERM, whatever the tree.
+    throw new NotImplementedError(`Cannot adopt cgroup "${from}": cgroup v2 cannot rename cgroups`);
   }
 
   /** Opens an existing cgroup. */

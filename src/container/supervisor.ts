@@ -116,6 +116,8 @@ interface Watched {
   logs: ContainerLogs;
   /** Not our child: exit seen by polling its pid. */
   adopted: boolean;
+  /** Adopted and seized with ptrace (see {@link Supervisor.traceAdopted}): its exit comes to us. */
+  traced?: boolean;
   startedMs: number;
 }
 
@@ -209,6 +211,47 @@ export class Supervisor {
     this.#ensureTimer();
   }
 
+  /** Whether `id` is a running container adopted at recovery (not this process's child). */
+  isAdopted(id: string): boolean {
+    return this.#watched.get(id)?.adopted === true;
+  }
+
+  /**
+   * Follows an adopted container whose exit will be reported to us (`exit` resolves with its
+   * code; the engine seized it with ptrace before signalling it): its exit is recorded with that
+   * code instead of "unknown", then handled like any exit (restart policy, auto-remove, `die`).
+   * A rejected `exit` falls back to polling.
+   */
+  traceAdopted(id: string, exit: Promise<number>): void {
+    const w = this.#watched.get(id);
+    if (!w?.adopted || w.traced) return;
+    w.traced = true;
+    exit.then(async (code) => {
+      if (this.#watched.get(id) !== w) return; // forgotten (removed) meanwhile
+      try {
+        await this.#host.store.updateState(
+          id,
+          (s) =>
+            s.finishedAt !== null && s.pid === null ? s : {
+              ...s,
+              pid: null,
+              pidStartTime: null,
+              finishedAt: new Date().toISOString(),
+              exitCode: code,
+              paused: false,
+            },
+        );
+      } catch {
+        return; // removed meanwhile
+      }
+      await this.#host.removeCgroup(id).catch(() => {});
+      fs.rmSync(this.#host.paths.runContainer(id), { recursive: true, force: true });
+      await this.#afterExit(id, code); // takes the watch: final logs, restart policy, `die`
+    }, () => {
+      w.traced = false; // not reported after all: the poll records it
+    });
+  }
+
   /** Stops watching (container removed). */
   forget(id: string): void {
     this.#watched.delete(id);
@@ -273,7 +316,7 @@ export class Supervisor {
       } catch {
         // removed meanwhile, or the converter thread failed: the next pass retries
       }
-      if (w.adopted && this.#watched.get(id) === w) await this.#checkAdopted(id);
+      if (w.adopted && !w.traced && this.#watched.get(id) === w) await this.#checkAdopted(id);
     }
     // A quiet pass: the Worker would only keep the process alive (an in-process CLI's).
     if (!offloaded) this.#converter.close();
@@ -323,19 +366,22 @@ export class Supervisor {
     this.#stopTimerIfIdle();
     const dir = this.#host.paths.container(id);
     if (!fs.existsSync(dir)) return;
-    try {
-      await (w?.logs ?? logsOf(this.#host.paths, id)).convert({ final: true });
-    } catch {
-      // removed meanwhile
-    }
-    this.emit("die", id, code === null ? {} : { exitCode: String(code) });
-    if (this.#closed) return;
     let autoRemove = false;
     try {
       autoRemove = this.#host.store.get(id).record.options.rm;
     } catch {
-      return;
+      return; // removed meanwhile
     }
+    // An auto-removed container's logs go with it: converting them first only delays removal.
+    if (!autoRemove) {
+      try {
+        await (w?.logs ?? logsOf(this.#host.paths, id)).convert({ final: true });
+      } catch {
+        // removed meanwhile
+      }
+    }
+    this.emit("die", id, code === null ? {} : { exitCode: String(code) });
+    if (this.#closed) return;
     if (autoRemove) {
       await this.#host.autoRemove(id).catch(() => {});
       return;

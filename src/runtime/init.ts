@@ -35,7 +35,11 @@ import { dup3 } from "../../ffi/io.ts";
 import { applyCredentials } from "./credentials.ts";
 import { boundingSetOf, lastCap, mkdirWorkdir, realCredentialSyscalls } from "./init_syscalls.ts";
 import { execFailure, lookupExecutable } from "./exec_lookup.ts";
-import { applySeccomp } from "./init_seccomp.ts";
+import {
+  attachPreparedSeccomp,
+  type PreparedSeccomp,
+  prepareSeccompFromSpec,
+} from "./seccomp_load.ts";
 import { type CgroupHierarchy, hostCgroupHierarchies, pivotInto } from "./init_rootfs.ts";
 import { mountContainerFs, rootPathOf } from "./init_mounts.ts";
 
@@ -170,6 +174,21 @@ function main(): void {
   timings.ready = wallNow();
   report({ t: "ready", timings });
 
+  // While the engine records the start and opens the gate: everything of the last steps that
+  // changes nothing yet (decoding the filter, reading the capability facts, symbol lookups).
+  const proc = cfg.spec.process;
+  let prepared: { sec?: PreparedSeccomp; capLast: number; bounding: bigint } | undefined;
+  let prepareError: unknown;
+  try {
+    prepared = {
+      sec: prepareSeccompFromSpec(cfg.spec.linux.seccomp),
+      capLast: lastCap(),
+      bounding: boundingSetOf("/proc/self/status"),
+    };
+  } catch (err) {
+    prepareError = err;
+  }
+
   // Blocks until start() writes the byte (we hold a writer too, so there is no EOF).
   let n = 0;
   try {
@@ -180,18 +199,18 @@ function main(): void {
   closeFd(gateFd);
   if (n !== 1) Deno.exit(125);
 
-  const proc = cfg.spec.process;
   try {
-    const seccomp = cfg.spec.linux.seccomp;
+    if (!prepared) throw prepareError;
+    const sec = prepared.sec;
     // Without no_new_privs the kernel needs CAP_SYS_ADMIN to accept a filter: load it while the
     // init still has it (the default profile allows the credential calls that follow).
-    const early = seccomp !== undefined && !proc.noNewPrivileges;
-    if (early) applySeccomp(seccomp);
-    applyCredentials(proc, realCredentialSyscalls, lastCap(), boundingSetOf("/proc/self/status"));
+    const early = sec !== undefined && !proc.noNewPrivileges;
+    if (early) attachPreparedSeccomp(sec);
+    applyCredentials(proc, realCredentialSyscalls, prepared.capLast, prepared.bounding);
     umask(proc.user.umask ?? 0o022);
     resetSignals();
     cloexecFrom(3);
-    if (seccomp !== undefined && !early) applySeccomp(seccomp);
+    if (sec !== undefined && !early) attachPreparedSeccomp(sec);
   } catch (err) {
     report({ t: "error", stage: "setup", exitCode: 125, message: oneLine(err) });
     Deno.exit(125);

@@ -13,6 +13,7 @@
  * @module
  */
 import { signalName, waitpid, type WaitResult } from "../../ffi/wait.ts";
+import { ptraceCont } from "../../ffi/ptrace.ts";
 import { InternalError } from "../errors.ts";
 
 /** How a child ended, in Docker's terms. */
@@ -29,13 +30,15 @@ export function exitStatusOf(result: WaitResult): ExitStatus {
   if (result.kind === "signaled") {
     return { exitCode: 128 + result.signal, signal: signalName(result.signal) };
   }
-  throw new InternalError("Cannot derive an exit status: the process is still running");
+  throw new InternalError(`Cannot derive an exit status: the process is ${result.kind}`);
 }
 
 interface Watch {
   promise: Promise<ExitStatus>;
   resolve(status: ExitStatus): void;
   reject(err: unknown): void;
+  /** Seized with ptrace by this thread: its stops are ours to resume. */
+  traced: boolean;
 }
 
 /** Options for {@link Reaper}. */
@@ -61,7 +64,7 @@ export class Reaper {
    * Resolves when `pid` (a child of this process) exits. Watching the same pid twice returns
    * the same promise. Rejects with InternalError when `pid` is not our child.
    */
-  watch(pid: number): Promise<ExitStatus> {
+  watch(pid: number, options: { traced?: boolean } = {}): Promise<ExitStatus> {
     const existing = this.#watched.get(pid);
     if (existing) return existing.promise;
     let resolve!: (s: ExitStatus) => void;
@@ -70,7 +73,7 @@ export class Reaper {
       resolve = res;
       reject = rej;
     });
-    this.#watched.set(pid, { promise, resolve, reject });
+    this.#watched.set(pid, { promise, resolve, reject, traced: options.traced === true });
     // Listener first, then the poll: an exit between the two is then seen by one of them.
     this.#start();
     this.#check(pid);
@@ -104,6 +107,18 @@ export class Reaper {
       return;
     }
     if (result.kind === "running") return;
+    if (result.kind === "stopped") {
+      // A seized process stops at every signal it gets: resume it with that signal (a
+      // group-stop, PTRACE_EVENT_STOP, resumes with none). Untraced ones never report stops.
+      if (watch.traced) {
+        try {
+          ptraceCont(pid, result.event === 0 ? result.signal : 0);
+        } catch {
+          // gone meanwhile: its exit comes next
+        }
+      }
+      return;
+    }
     this.#watched.delete(pid);
     this.#stopIfIdle();
     watch.resolve(exitStatusOf(result));

@@ -14,7 +14,7 @@
  * @module
  */
 import { SECCOMP_PROGRAM_KEY } from "../security/seccomp/program_key.ts";
-import { seccompSetModeFilter } from "../../ffi/seccomp.ts";
+import { preloadSeccomp, seccompSetModeFilter } from "../../ffi/seccomp.ts";
 import { PR_SET_NO_NEW_PRIVS, prctl } from "../../ffi/process.ts";
 import { SyscallError } from "../../ffi/syscall_error.ts";
 import { InternalError, InvalidArgumentError } from "../errors.ts";
@@ -93,8 +93,57 @@ export function loadSeccompProgram(
   options: LoadSeccompOptions = {},
 ): void {
   if (options.noNewPrivs) prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0, "PR_SET_NO_NEW_PRIVS");
+  attach(killThreadAsProcess(program), flagBits(options.flags));
+}
+
+/** Decodes the program docker-ts attaches to `linux.seccomp`; undefined when there is none. */
+export function programFromSpec(seccomp: unknown): Uint8Array<ArrayBuffer> | undefined {
+  if (typeof seccomp !== "object" || seccomp === null) return undefined;
+  const b64 = (seccomp as Record<string, unknown>)[SECCOMP_PROGRAM_KEY];
+  if (typeof b64 !== "string") return undefined;
+  const bin = atob(b64);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** A spec's filter decoded and ready to attach: {@link attachPreparedSeccomp}. */
+export interface PreparedSeccomp {
+  program: Uint8Array<ArrayBuffer>;
+  flags: number;
+}
+
+/**
+ * Everything of loading the spec's filter except the attach itself: decoding, the kill-thread
+ * rewrite, the flags and the symbol lookup. The init does this while it waits for its start
+ * gate, so only the seccomp(2) call remains on the start path. Undefined for no filter.
+ *
+ * @throws InvalidArgumentError when `linux.seccomp` carries no compiled program
+ */
+export function prepareSeccompFromSpec(seccomp: unknown): PreparedSeccomp | undefined {
+  if (seccomp === undefined || seccomp === null) return undefined;
+  const program = programFromSpec(seccomp);
+  if (!program) {
+    throw new InvalidArgumentError(
+      `Cannot load seccomp filter: linux.seccomp has no "${SECCOMP_PROGRAM_KEY}" program`,
+    );
+  }
+  const flags = (seccomp as { flags?: unknown }).flags;
+  preloadSeccomp();
+  return {
+    program: killThreadAsProcess(program),
+    flags: flagBits(Array.isArray(flags) ? flags as string[] : undefined),
+  };
+}
+
+/** Attaches a prepared filter to the calling thread (see {@link loadSeccompProgram}). */
+export function attachPreparedSeccomp(p: PreparedSeccomp): void {
+  attach(p.program, p.flags);
+}
+
+function attach(program: Uint8Array<ArrayBuffer>, flags: number): void {
   try {
-    seccompSetModeFilter(killThreadAsProcess(program), flagBits(options.flags));
+    seccompSetModeFilter(program, flags);
   } catch (err) {
     if (err instanceof SyscallError && err.code === "EACCES") {
       const nnp = prctl(PR_GET_NO_NEW_PRIVS, 0, 0, 0, 0, "PR_GET_NO_NEW_PRIVS");
@@ -107,17 +156,6 @@ export function loadSeccompProgram(
     }
     throw new InternalError(err instanceof Error ? err.message : String(err), { cause: err });
   }
-}
-
-/** Decodes the program docker-ts attaches to `linux.seccomp`; undefined when there is none. */
-export function programFromSpec(seccomp: unknown): Uint8Array<ArrayBuffer> | undefined {
-  if (typeof seccomp !== "object" || seccomp === null) return undefined;
-  const b64 = (seccomp as Record<string, unknown>)[SECCOMP_PROGRAM_KEY];
-  if (typeof b64 !== "string") return undefined;
-  const bin = atob(b64);
-  const out = new Uint8Array(bin.length);
-  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
-  return out;
 }
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Proof: kill -9 of `docker-ts daemon` with containers running. The containers keep running;
  * after a restart `docker ps` shows them, stop/logs/exec work, output written while the daemon
- * was down is kept, and a container that exited meanwhile shows exited with an unknown code.
+ * was down is kept, and a container that exited meanwhile shows exited with an unknown code;
+ * one stopped after the restart reports its own exit code (seized with ptrace, not our child).
  */
 import assert from "node:assert/strict";
 import { requires } from "../_helpers/requires.ts";
@@ -33,7 +34,7 @@ Deno.test({
         "busybox",
         "sh",
         "-c",
-        "trap 'exit 0' TERM; i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done",
+        "trap 'exit 7' TERM; i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done",
       ]);
       assert.equal(long.code, 0, long.stderr);
       const short = await d.docker([
@@ -88,11 +89,23 @@ Deno.test({
       assert.deepEqual([stop.code, stop.stdout], [0, "long\n"]);
       assert.equal(
         (await d.docker(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "long"])).stdout,
-        // An adopted container is not the new daemon's child: no waitpid, so its own exit
-        // code is unknown (only a SIGKILL's is certain) — shown as -1, never invented.
-        "exited -1\n",
+        // An adopted container is init's child, not the new daemon's: the daemon seizes it
+        // with ptrace before signalling it, so its own exit code (the trap's 7) reaches us.
+        "exited 7\n",
       );
+      assert.equal((await d.docker(["wait", "long"])).stdout, "7\n");
       assert.ok(!alive(pid));
+      // No trace is left behind: nothing of the daemon still traces anything.
+      const tracers = [...Deno.readDirSync("/proc")].filter((e) => /^\d+$/.test(e.name))
+        .filter((e) => {
+          try {
+            const st = Deno.readTextFileSync(`/proc/${e.name}/status`);
+            return Number(/^TracerPid:\s*(\d+)/m.exec(st)?.[1] ?? 0) === d.pid();
+          } catch {
+            return false;
+          }
+        });
+      assert.deepEqual(tracers, []);
     } finally {
       await d.stop();
     }

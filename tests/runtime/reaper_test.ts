@@ -128,3 +128,62 @@ Deno.test({
     }
   },
 });
+
+Deno.test("reaper: ptrace stops decode as stops, not exits", () => {
+  // 0x137f: stopped by signal 19 (SIGSTOP); 0x80057f: group-stop event of a seized process.
+  assert.deepEqual(decodeWaitStatus(0x137f), { kind: "stopped", signal: 19, event: 0 });
+  assert.deepEqual(decodeWaitStatus(0x80057f), { kind: "stopped", signal: 5, event: 0x80 });
+  assert.deepEqual(decodeWaitStatus(0xffff), { kind: "running" });
+  assert.throws(() => exitStatusOf({ kind: "stopped", signal: 19, event: 0 }), /stopped/);
+});
+
+Deno.test({
+  name: "exit tracer: the exit code of a process that is not our child, signal delivered",
+  ...requires("root", "busybox"),
+  async fn() {
+    // `setsid -f` forks: the shell is init's child, like a container adopted after a restart.
+    const dir = await Deno.makeTempDir({ prefix: "dts-trace-" });
+    const pidFile = `${dir}/pid`;
+    try {
+      const out = await new Deno.Command("/usr/bin/setsid", {
+        args: [
+          "-f",
+          "/bin/busybox",
+          "sh",
+          "-c",
+          `echo $$ > ${pidFile}; trap 'exit 7' TERM; while :; do sleep 0.05; done`,
+        ],
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).output();
+      assert.equal(out.code, 0);
+      let pid = 0;
+      for (let i = 0; i < 100 && !pid; i++) {
+        pid = Number(await Deno.readTextFile(pidFile).catch(() => "0")) || 0;
+        if (!pid) await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.ok(pid > 0);
+      const { traceExit } = await import("../../src/runtime/exit_tracer.ts");
+      const exit = traceExit(pid);
+      assert.ok(exit, "seized");
+      // Seized once: a second seize is refused (already traced), not an error.
+      assert.equal(traceExit(pid), undefined);
+      kill(pid, 15);
+      const status = await exit;
+      assert.deepEqual(status, { exitCode: 7 });
+      assert.equal(reaper().size, 0);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name: "exit tracer: a process that is gone cannot be seized",
+  ...requires("root"),
+  async fn() {
+    const { traceExit } = await import("../../src/runtime/exit_tracer.ts");
+    assert.equal(traceExit(2 ** 22 + 12345), undefined);
+  },
+});
