@@ -93,8 +93,18 @@ export function execFailure(name: string, code: string): { exitCode: 126 | 127; 
     case "EISDIR":
       return { exitCode: 126, message: `exec: "${name}": is a directory` };
     case "EACCES":
-    case "EPERM":
       return { exitCode: 126, message: `exec: "${name}": permission denied` };
+    case "EPERM":
+      // Not a file mode: a security policy (seccomp, no_new_privs with a setuid file) said no.
+      return { exitCode: 126, message: `exec: "${name}": operation not permitted` };
+    case "E2BIG":
+      return { exitCode: 126, message: `exec: "${name}": argument list too long` };
+    case "ETXTBSY":
+      return { exitCode: 126, message: `exec: "${name}": text file busy` };
+    case "ELOOP":
+      return { exitCode: 126, message: `exec: "${name}": too many levels of symbolic links` };
+    case "ENAMETOOLONG":
+      return { exitCode: 126, message: `exec: "${name}": file name too long` };
     default:
       return { exitCode: 126, message: `exec: "${name}": ${code}` };
   }

@@ -212,6 +212,13 @@ Deno.test("exec failure codes: ENOENT 127, EACCES/ENOEXEC 126", () => {
   assert.equal(execFailure("x", "ENOENT").exitCode, 127);
   assert.equal(execFailure("x", "EACCES").exitCode, 126);
   assert.equal(execFailure("x", "ENOEXEC").message, 'exec: "x": exec format error');
+  // Docker's wording (Go's syscall error text), not errno names.
+  assert.deepEqual(execFailure("sh", "E2BIG"), {
+    exitCode: 126,
+    message: 'exec: "sh": argument list too long',
+  });
+  assert.equal(execFailure("x", "EPERM").message, 'exec: "x": operation not permitted');
+  assert.equal(execFailure("x", "ETXTBSY").message, 'exec: "x": text file busy');
 });
 
 Deno.test("cgroup hierarchies are read from mountinfo (v1 per controller, v2 alone)", () => {
