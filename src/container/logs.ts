@@ -38,11 +38,27 @@ const MAX_LINE = 16 * 1024;
 /** Bytes converted per stream per pass, so one chatty container cannot stall the daemon. */
 const MAX_PASS = 4 * 1024 * 1024;
 /**
- * Unconverted raw output kept at most, per stream. The kernel writes the raw files with no
- * backpressure, so a container writing faster than conversion would otherwise fill the disk;
- * past this backlog the oldest unconverted bytes are dropped (and the drop logged on stderr).
+ * Raw output read at once by a follower, and the least backlog ever dropped (below).
  */
 const MAX_BACKLOG = 16 * 1024 * 1024;
+
+/**
+ * Unconverted raw output kept at most, per stream. The kernel writes the raw files with no
+ * backpressure (docker's json-file instead blocks the writer), so nothing is dropped that docker
+ * would keep: without `max-size` nothing at all (the backlog is what the json file would hold
+ * anyway); with it, only output older than the rotated files could ever hold (never less than
+ * 16 MiB).
+ *
+ * @example
+ * ```ts
+ * import { backlogCap } from "./logs.ts";
+ * console.assert(backlogCap({ maxFile: 1 }) === Infinity);
+ * ```
+ */
+export function backlogCap(config: LogConfig): number {
+  if (config.maxSize === undefined) return Infinity;
+  return Math.max(MAX_BACKLOG, config.maxSize * config.maxFile);
+}
 
 /** `--log-opt` values docker-ts honours for the json-file driver. */
 export interface LogConfig {
@@ -323,8 +339,9 @@ export class ContainerLogs {
       const file = this.rawPath(stream);
       let from = st[stream];
       const backlog = rawSize(file) - from;
-      if (backlog > MAX_BACKLOG) {
-        const dropped = backlog - MAX_BACKLOG;
+      const cap = backlogCap(this.config);
+      if (backlog > cap) {
+        const dropped = backlog - cap;
         from += dropped;
         next[stream] = from;
         notes.push(`docker-ts: ${dropped} bytes of ${stream} dropped: the log could not keep up\n`);

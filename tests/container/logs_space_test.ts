@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { withLogs as withLogsAt } from "./_logs.ts";
-import type { ContainerLogs } from "../../src/container/logs.ts";
+import { backlogCap, type ContainerLogs } from "../../src/container/logs.ts";
 
 const ID = "b".repeat(64);
 const MiB = 1024 * 1024;
@@ -52,24 +52,35 @@ Deno.test("logs space: converted raw output is released, offsets stay valid", as
   });
 });
 
-Deno.test("logs space: a backlog past the cap is dropped with a note on stderr", async () => {
+Deno.test("logs space: without max-size a big backlog is all converted, nothing dropped", async () => {
   await withLogs([], async (logs, dir) => {
-    appendLines(logs.rawPath("stdout"), 80 * MiB);
+    // Docker's json-file would block the writer and keep everything: so does the converter.
+    appendLines(logs.rawPath("stdout"), 40 * MiB);
+    await logs.convert();
+    assert.equal(logs.pending(), false);
+    const file = path.join(dir, `${ID}-json.log`);
+    const text = Deno.readTextFileSync(file);
+    assert.doesNotMatch(text, /dropped/);
+    assert.equal(text.split("\n").length - 1, 40 * 1024, "every 1 KiB line is one json line");
+    assert.ok(allocated(logs.rawPath("stdout")) < 2 * MiB);
+  });
+});
+
+Deno.test("logs space: the backlog cap drops only what rotation could never keep", () => {
+  assert.equal(backlogCap({ maxFile: 1 }), Infinity);
+  assert.equal(backlogCap({ maxSize: MiB, maxFile: 2 }), 16 * MiB);
+  assert.equal(backlogCap({ maxSize: 20 * MiB, maxFile: 3 }), 60 * MiB);
+});
+
+Deno.test("logs space: with max-size, a backlog past the cap is dropped with a note", async () => {
+  await withLogs(["max-size=1m", "max-file=2"], async (logs) => {
+    // 40 MiB against a 16 MiB cap: 24 MiB never reach the json files, which rotate at 1 MiB.
+    appendLines(logs.rawPath("stdout"), 40 * MiB);
+    const before = logs.jsonFiles().length;
     await logs.convert();
     assert.equal(logs.pending(), false, "everything was converted or dropped");
-    const file = path.join(dir, `${ID}-json.log`);
-    const fd = fs.openSync(file, "r");
-    const head = new Uint8Array(4096);
-    fs.readSync(fd, head, 0, head.length, 0);
-    fs.closeSync(fd);
-    const first = JSON.parse(new TextDecoder().decode(head).split("\n")[0]);
-    assert.equal(first.stream, "stderr");
-    assert.match(
-      first.log,
-      /^docker-ts: 67108864 bytes of stdout dropped: the log could not keep up\n$/,
-    );
-    // The last 16 MiB of 1 KiB lines were kept, each one json line.
-    assert.ok(Deno.statSync(file).size > 16 * MiB);
+    assert.ok(logs.jsonFiles().length <= 2 && before <= 2);
+    for (const f of logs.jsonFiles()) assert.ok(Deno.statSync(f).size <= MiB);
     assert.ok(allocated(logs.rawPath("stdout")) < 2 * MiB);
   });
 });
