@@ -7,13 +7,20 @@
  * @module
  */
 import { traceExit } from "./runtime/exit_tracer.ts";
+import { procExitWatcher } from "./runtime/proc_exit_watcher.ts";
 import { lazyImport } from "./util/lazy_import.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CgroupDriver, CgroupHandle } from "./cgroups/types.ts";
 import { type ContainerRecord, ContainerStore, type StoredContainer } from "./container/store.ts";
 import { newContainerId } from "./container/ids.ts";
-import { assertCanDo, canDo, type ContainerState, deriveStatus } from "./container/state.ts";
+import {
+  assertCanDo,
+  canDo,
+  type ContainerState,
+  deriveStatus,
+  processAlive,
+} from "./container/state.ts";
 import {
   type ConsoleSize,
   ContainerExecError,
@@ -1169,7 +1176,7 @@ export class Engine implements EngineApi {
     }
     // Re-adopted after a daemon restart (init's child, not ours): seize it first, so its exit
     // code comes to us rather than being lost (src/runtime/exit_tracer.ts).
-    if (this.#supervisor?.isAdopted(id)) {
+    if (this.#supervisor?.needsExitTrace(id)) {
       const exit = traceExit(state.pid!);
       if (exit) this.#supervisor.traceAdopted(id, exit.then((s) => s.exitCode));
     }
@@ -1706,8 +1713,24 @@ export class Engine implements EngineApi {
     await lifecycle.archiveToContainer(this.#lifecycle(), id, ref, p, tar, options);
   }
   /** {@inheritDoc EngineApiDetached.recover} */
-  recover(): Promise<{ adopted: string[]; exited: string[] }> {
-    return this.supervisor.recover();
+  async recover(): Promise<{ adopted: string[]; exited: string[] }> {
+    const found = await this.supervisor.recover();
+    // Adopted containers are init's children now: their exits reach us through the kernel's
+    // process events instead of waitpid (where the kernel has them; else stop/kill still learn
+    // the code through ptrace, and an exit of their own stays unknown).
+    for (const id of found.adopted) {
+      let state: ContainerState;
+      try {
+        state = this.#store.get(id).state;
+      } catch {
+        continue;
+      }
+      const exit = state.pid
+        ? procExitWatcher().watch(state.pid, () => processAlive(state))
+        : undefined;
+      if (exit) this.supervisor.traceAdopted(id, exit.then((s) => s.exitCode));
+    }
+    return found;
   }
 }
 

@@ -116,10 +116,15 @@ interface Watched {
   logs: ContainerLogs;
   /** Not our child: exit seen by polling its pid. */
   adopted: boolean;
-  /** Adopted and seized with ptrace (see {@link Supervisor.traceAdopted}): its exit comes to us. */
+  /** Adopted, and its exit is reported to us (see {@link Supervisor.traceAdopted}). */
   traced?: boolean;
+  /** When a traced adopted container was first seen gone (its report may still be on its way). */
+  goneSince?: number;
   startedMs: number;
 }
+
+/** How long a traced adopted container may look gone before its exit counts as unreported. */
+const TRACED_EXIT_GRACE_MS = 2000;
 
 /**
  * Backlog from which a pass converts in the converter thread: below it, a Worker round trip
@@ -211,9 +216,13 @@ export class Supervisor {
     this.#ensureTimer();
   }
 
-  /** Whether `id` is a running container adopted at recovery (not this process's child). */
-  isAdopted(id: string): boolean {
-    return this.#watched.get(id)?.adopted === true;
+  /**
+   * Whether `id` is a running container adopted at recovery (not this process's child) whose
+   * exit nothing reports to us yet (see {@link traceAdopted}).
+   */
+  needsExitTrace(id: string): boolean {
+    const w = this.#watched.get(id);
+    return w?.adopted === true && !w.traced;
   }
 
   /**
@@ -316,7 +325,7 @@ export class Supervisor {
       } catch {
         // removed meanwhile, or the converter thread failed: the next pass retries
       }
-      if (w.adopted && !w.traced && this.#watched.get(id) === w) await this.#checkAdopted(id);
+      if (w.adopted && this.#watched.get(id) === w) await this.#checkAdopted(id);
     }
     // A quiet pass: the Worker would only keep the process alive (an in-process CLI's).
     if (!offloaded) this.#converter.close();
@@ -331,6 +340,13 @@ export class Supervisor {
       return;
     }
     if (processAlive(state)) return;
+    const w = this.#watched.get(id);
+    if (w?.traced) {
+      // Its exit is being reported (process events, ptrace): give that a moment to arrive;
+      // should it never come, the exit is recorded as unknown like any unobserved one.
+      w.goneSince ??= Date.now();
+      if (Date.now() - w.goneSince < TRACED_EXIT_GRACE_MS) return;
+    }
     this.#watched.delete(id);
     await this.#recordUnknownExit(id);
     await this.#afterExit(id, null);

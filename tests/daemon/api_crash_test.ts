@@ -48,6 +48,17 @@ Deno.test({
         "sleep 1; echo bye; exit 3",
       ]);
       assert.equal(short.code, 0, short.stderr);
+      const later = await d.docker([
+        "run",
+        "-d",
+        "--name",
+        "later",
+        "busybox",
+        "sh",
+        "-c",
+        "while [ ! -e /tmp/go ]; do sleep 0.05; done; exit 5",
+      ]);
+      assert.equal(later.code, 0, later.stderr);
       const pid = Number((await d.docker(["inspect", "-f", "{{.State.Pid}}", "long"])).stdout);
       assert.ok(pid > 0);
 
@@ -59,7 +70,16 @@ Deno.test({
       assert.ok(alive(pid), "the container outlived its daemon");
 
       await d.start();
-      assert.match(d.log(), /recovered 1 running and 1 exited container/);
+      assert.match(d.log(), /recovered 2 running and 1 exited container/);
+      // Exiting by itself after the restart (init's child, not the daemon's): the kernel's
+      // process events still tell the daemon its code.
+      assert.equal((await d.docker(["exec", "later", "touch", "/tmp/go"])).code, 0);
+      assert.equal((await d.docker(["wait", "later"])).stdout, "5\n");
+      assert.equal(
+        (await d.docker(["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", "later"]))
+          .stdout,
+        "exited 5\n",
+      );
       const ps = await d.docker(["ps", "--format", "{{.Names}} {{.Status}}"]);
       assert.match(ps.stdout, /^long Up/m);
       assert.doesNotMatch(ps.stdout, /short/);
