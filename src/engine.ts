@@ -146,6 +146,8 @@ export interface StdioPlanLike {
 export interface ExitInfo {
   exitCode: number;
   signal?: string;
+  /** Why the command could not be executed (docker's message), when that is how it ended. */
+  error?: string;
 }
 
 /** A launched container process (the runtime's `ContainerProcess`). */
@@ -363,8 +365,11 @@ export class Engine implements EngineApi {
     }
   }
 
+  #closed = false;
+
   /** Releases what the engine holds outside its stores: the warm init, if any. */
   async close(): Promise<void> {
+    this.#closed = true;
     if (this.#runtime && this.#options.prewarm && !this.#options.runtime) {
       const { discardWarmInit } = await lazyImport<typeof import("./runtime/launcher.ts")>(
         new URL("./runtime/launcher.ts", import.meta.url),
@@ -433,7 +438,10 @@ export class Engine implements EngineApi {
           },
         }
         : {};
-      const prepareWarmInit = (): void => launcher.prepareWarmInit(hooks);
+      // Timers set before close() may fire after it: a closed engine spawns no more.
+      const prepareWarmInit = (): void => {
+        if (!this.#closed) launcher.prepareWarmInit(hooks);
+      };
       this.#warmInitPid = launcher.warmInitPid;
       this.#warmInitSettled = launcher.warmInitSettled;
       if (prewarm) prepareWarmInit();
@@ -446,10 +454,17 @@ export class Engine implements EngineApi {
             },
           );
           if (!prewarm) return proc as unknown as ContainerProcessLike;
-          // The next init is spawned once this one has exec'd and the start was answered (the
-          // launch Worker's construction holds this thread for a few ms).
+          // The next init boots when it competes with nothing on this 2-core budget: once this
+          // container has exited and been dealt with, or 100 ms after its start if it runs on.
           const start = proc.start.bind(proc);
-          proc.start = () => start().finally(() => setTimeout(prepareWarmInit, 0));
+          proc.start = () =>
+            start().finally(() => {
+              const later = setTimeout(prepareWarmInit, 100);
+              proc.exited.finally(() => {
+                clearTimeout(later);
+                setTimeout(prepareWarmInit, 10);
+              });
+            });
           return proc as unknown as ContainerProcessLike;
         },
       };
@@ -974,8 +989,11 @@ export class Engine implements EngineApi {
     options.signal?.addEventListener("abort", onAbort, { once: true });
     const done = (async (): Promise<number> => {
       let code: number;
+      let execFailure: string | undefined;
       try {
-        code = exitCodeOf(await proc.exited);
+        const exit = await proc.exited;
+        code = exitCodeOf(exit);
+        if (typeof exit === "object") execFailure = exit.error;
       } catch (err) {
         code = errorExitCode(err) ?? 125;
       }
@@ -1011,6 +1029,7 @@ export class Engine implements EngineApi {
           finishedAt: nowIso(),
           exitCode: code,
           oomKilled: oom,
+          ...(execFailure ? { error: execFailure } : {}),
           paused: false,
         }));
       } catch {

@@ -718,13 +718,17 @@ export async function launch<S extends StdioPlan>(
   const status = new StatusPipe(statusR);
   let exitedFlag = false;
   let execError: string | undefined;
+  /** Settles when the status pipe told how the exec went (set by start()). */
+  let execReported: Promise<unknown> | undefined;
   // Holding the container's mount namespace keeps its teardown (unmounting the whole tree waits
   // for an RCU grace period) out of the container's exit: the engine learns of the exit at once,
   // and the namespace goes when this fd is closed, on a pool thread.
   const mntFd = holdNamespace(pid, "mnt");
-  const exited: Promise<ContainerExit> = spawned.exitStatus.then((s) => {
+  const exited: Promise<ContainerExit> = spawned.exitStatus.then(async (s) => {
     exitedFlag = true;
     if (mntFd >= 0) void closeAsync(mntFd);
+    // The init reports an exec failure, then exits: the report may be read after the reap.
+    await execReported?.catch(() => {});
     return execError ? { ...s, error: execError } : s;
   });
   const abort = async (err: unknown): Promise<never> => {
@@ -824,15 +828,18 @@ export async function launch<S extends StdioPlan>(
         throw err;
       }
       removeFile(gatePath);
-      const msg = await status.next();
-      status.close();
-      timings.exec = performance.now() - ts;
-      req.onTiming?.("launch.exec", timings.exec);
-      execDone = true;
-      if (msg?.t === "error") {
-        execError = msg.message;
-        throw new LaunchError(msg.exitCode, msg.message);
-      }
+      const reported = status.next().then((msg) => {
+        status.close();
+        timings.exec = performance.now() - ts;
+        req.onTiming?.("launch.exec", timings.exec);
+        execDone = true;
+        if (msg?.t === "error") {
+          execError = msg.message;
+          throw new LaunchError(msg.exitCode, msg.message);
+        }
+      });
+      execReported = reported;
+      await reported;
     },
   };
   return proc;
