@@ -22,6 +22,7 @@ export interface SyscallNumbers {
   gettid: number;
   rt_sigaction: number;
   ptrace: number;
+  pidfd_getfd: number;
 }
 
 const TABLES: Record<string, SyscallNumbers> = {
@@ -40,6 +41,7 @@ const TABLES: Record<string, SyscallNumbers> = {
     gettid: 186,
     rt_sigaction: 13,
     ptrace: 101,
+    pidfd_getfd: 438,
   },
   aarch64: {
     setresuid: 147,
@@ -56,6 +58,7 @@ const TABLES: Record<string, SyscallNumbers> = {
     gettid: 178,
     rt_sigaction: 134,
     ptrace: 117,
+    pidfd_getfd: 438,
   },
 };
 

@@ -140,6 +140,8 @@ export interface StdioPlanLike {
   childFds: [number, number, number];
   tty?: { slavePath: string };
   closeChildEnds(): void;
+  /** An engine fd the container keeps a copy of (see ContainerState.kept). */
+  keep?: number;
 }
 
 /** How a container process ended. */
@@ -189,7 +191,7 @@ interface StdioLike extends StdioPlanLike {
   stdin?: WritableStream<Uint8Array>;
   stdout?: ReadableStream<Uint8Array>;
   stderr?: ReadableStream<Uint8Array>;
-  pty?: { resize(rows: number, cols: number): void };
+  pty?: { resize(rows: number, cols: number): void; master?: { fd: number } };
   close(options?: { streams?: boolean }): void;
 }
 
@@ -801,6 +803,18 @@ export class Engine implements EngineApi {
         })
         : undefined;
       if (hub && tty) options = { ...options, stdout: hub.output("stdout") };
+      // The container keeps a copy of the engine's end so that a daemon crash neither hangs up
+      // its terminal nor ends its input (src/runtime/kept_fd.ts). Not for a StdinOnce stdin:
+      // its own copy would keep the EOF a client's end must deliver from ever coming.
+      const kept: ContainerState["kept"] = !hub
+        ? undefined
+        : tty
+        ? "pty"
+        : stdinOnceOf(record.options)
+        ? undefined
+        : "stdin";
+      if (kept === "pty") stdio.keep = stdio.pty?.master?.fd;
+      else if (kept === "stdin") stdio.keep = stdinPipe?.writeFd;
       const relayLog = hub && tty
         ? { logs: this.supervisor.logs(id), ready: Promise.resolve() }
         : attachedLog;
@@ -884,6 +898,7 @@ export class Engine implements EngineApi {
         oomKilled: false,
         error: "",
         paused: false,
+        kept: stdio.keep !== undefined ? kept : undefined,
       };
       this.#store.writeState(id, state, { durable: !record.options.rm });
       tick("start.state");
@@ -1438,10 +1453,13 @@ export class Engine implements EngineApi {
       const c = this.#store.get(id);
       assertCanDo("resize", this.#status(c), id);
       const live = this.#live.get(id);
-      if (!live?.stdio.pty) {
+      const resize = live?.stdio.pty
+        ? (rows: number, cols: number) => live.stdio.pty!.resize(rows, cols)
+        : this.#reclaimed.get(id)?.resize;
+      if (!resize) {
         throw new NotImplementedError(`Cannot resize container ${id}: it has no terminal here`);
       }
-      live.stdio.pty.resize(size.rows, size.cols);
+      resize(size.rows, size.cols);
     });
   }
 
@@ -1465,7 +1483,7 @@ export class Engine implements EngineApi {
     }
     const scanner = new DetachKeyScanner(parseDetachKeys(options.detachKeys || undefined));
     const tty = c.record.options.tty;
-    return await runAttachSession(this.#live.get(id)?.hub, {
+    return await runAttachSession(this.#live.get(id)?.hub ?? this.#reclaimed.get(id)?.hub, {
       stdin: options.stdin,
       stdout: options.stdout,
       stderr: options.stderr,
@@ -1731,6 +1749,49 @@ export class Engine implements EngineApi {
     const id = this.#store.resolve(ref);
     await lifecycle.archiveToContainer(this.#lifecycle(), id, ref, p, tar, options);
   }
+  /** Adopted containers whose kept stdio end this engine took back (see #reclaimStdio). */
+  readonly #reclaimed = new Map<
+    string,
+    { hub: AttachHub; resize?: (rows: number, cols: number) => void }
+  >();
+
+  /**
+   * Takes back the stdin pipe or pty master an adopted container kept (ContainerState.kept) and
+   * serves it as at its start: `attach`, resize and, with a pty, the relay into its log.
+   */
+  async #reclaimStdio(id: string, state: ContainerState, exit: Promise<unknown>): Promise<void> {
+    if (!state.kept || !state.pid) return;
+    const { reclaimKeptStdio } = await lazyImport<typeof import("./runtime/kept_fd.ts")>(
+      new URL("./runtime/kept_fd.ts", import.meta.url),
+    );
+    const got = reclaimKeptStdio(state.pid, state.kept);
+    if (!got) return;
+    const record = this.#store.get(id).record;
+    const tty = state.kept === "pty";
+    const hub = new AttachHub({
+      stdin: tty && !record.options.interactive ? undefined : got.stdin,
+      tty,
+      stdinOnce: false,
+    });
+    this.#reclaimed.set(id, { hub, resize: got.resize });
+    if (tty && !record.options.interactive) got.stdin.close().catch(() => {});
+    const finish = (): void => {
+      if (this.#reclaimed.get(id)?.hub !== hub) return;
+      this.#reclaimed.delete(id);
+      hub.end();
+    };
+    if (got.output) {
+      // What the container wrote while no daemon ran waited in the pty: it comes first.
+      const logs = this.supervisor.logs(id);
+      void lifecycle.pumpWithLog(got.output, hub.output("stdout"), {
+        logs,
+        stream: "stdout",
+        ready: Promise.resolve(),
+      }).finally(finish);
+    }
+    exit.then(finish, finish);
+  }
+
   /** {@inheritDoc EngineApiDetached.recover} */
   async recover(): Promise<{ adopted: string[]; exited: string[] }> {
     const found = await this.supervisor.recover();
@@ -1748,6 +1809,7 @@ export class Engine implements EngineApi {
         ? procExitWatcher().watch(state.pid, () => processAlive(state))
         : undefined;
       if (exit) this.supervisor.traceAdopted(id, exit.then((s) => s.exitCode));
+      await this.#reclaimStdio(id, state, exit ?? new Promise(() => {})).catch(() => {});
     }
     return found;
   }

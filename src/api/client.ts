@@ -636,7 +636,9 @@ export class Client implements EngineApi {
           if (/executable file not found|no such file or directory/.test(err.message)) {
             throw new ContainerExecError(err.message, 127, { cause: err });
           }
-          if (/permission denied/.test(err.message)) {
+          // docker's rule: 126 for "permission denied" and "is a directory" (and the other
+          // cannot-execute errors the init reports with `exec: "x": …`).
+          if (/permission denied|is a directory|exec format error|exec: ".*": /.test(err.message)) {
             throw new ContainerExecError(err.message, 126, { cause: err });
           }
         }

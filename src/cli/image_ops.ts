@@ -75,13 +75,10 @@ export async function withImage<T>(
   return await use(await ensureImage(ctx, engine, opts, quiet));
 }
 
+/** The reference as docker shows it; an invalid one is docker's error, before any message. */
 async function displayRef(ref: string): Promise<string> {
-  try {
-    const { parseReference, familiar } = await lazyImport<typeof import("../image/reference.ts")>(
-      new URL("../image/reference.ts", import.meta.url),
-    );
-    return familiar(parseReference(ref));
-  } catch {
-    return ref;
-  }
+  const { parseReference, familiar } = await lazyImport<typeof import("../image/reference.ts")>(
+    new URL("../image/reference.ts", import.meta.url),
+  );
+  return familiar(parseReference(ref));
 }

@@ -86,7 +86,8 @@ export async function pullWithProgress(
   const write = (text: string): void => toStderr ? ctx.io.writeErr(text) : ctx.io.writeOut(text);
   const terminal = toStderr ? Deno.stderr.isTerminal() : ctx.io.stdoutIsTerminal();
   const view = options.quiet ? undefined : new ProgressView(write, terminal);
-  if (view) {
+  // `docker pull` says so; `run`'s implicit pull (on stderr) does not.
+  if (view && !toStderr) {
     const noTag = parseReference(ref, { defaultTag: false });
     if (noTag.tag === undefined && noTag.digest === undefined) write("Using default tag: latest\n");
   }

@@ -11,11 +11,10 @@
  * files (so it survives the engine), and attachments follow those files.
  *
  * When the engine dies (`kill -9` of the daemon) there is no per-container shim to keep these
- * ends, and the kernel closes them: a `-t` container's terminal hangs up — its session leader
- * and foreground group get SIGHUP, as when a terminal window is closed (a shell exits; a
- * program ignoring SIGHUP runs on, its terminal output lost) — and a `-i` container reads EOF
- * on stdin. Nothing blocks on an end that nobody holds any more. A restarted daemon adopts the
- * containers still running: `attach` then follows their log, without input (no hub).
+ * ends, so the container keeps a copy itself (ContainerState.kept, src/runtime/kept_fd.ts): its
+ * terminal is not hung up and its stdin does not end; a pty's output waits in the pty. A
+ * restarted daemon takes the end back and builds a new hub on it: `attach`, resize and the log
+ * carry on. Only a StdinOnce stdin is not kept (its copy would hold back the EOF it needs).
  *
  * @module
  */

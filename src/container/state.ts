@@ -26,7 +26,16 @@ export interface ContainerState {
   paused: boolean;
   /** Set when removal began and failed half-way. */
   dead: boolean;
+  /**
+   * A detached `-i`/`-t` container holds its own copy of the engine's end of its stdin pipe or
+   * of its pty master at {@link KEPT_FD}, so a daemon's crash neither closes its input nor hangs
+   * up its terminal; a restarted daemon takes it back from there (src/runtime/kept_fd.ts).
+   */
+  kept?: "stdin" | "pty";
 }
+
+/** The fd number at which a detached interactive container keeps the engine's stdio end. */
+export const KEPT_FD = 1023;
 
 /** The state of a container that was created and never started. */
 export function initialState(): ContainerState {

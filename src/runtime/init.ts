@@ -29,7 +29,7 @@ import {
   writeFd,
 } from "../../ffi/process.ts";
 import type { InitConfig, InitStatus } from "./init_config.ts";
-import { CONFIG_FD, GO_FD, STATUS_FD, WARM_ARG } from "./init_config.ts";
+import { CONFIG_FD, GO_FD, KEEP_SRC_FD, KEPT_FD, STATUS_FD, WARM_ARG } from "./init_config.ts";
 import { recvFds } from "../../ffi/fd_passing.ts";
 import { dup3 } from "../../ffi/io.ts";
 import { applyCredentials } from "./credentials.ts";
@@ -129,16 +129,23 @@ function setup(cfg: InitConfig, timings: Record<string, number>): { path: string
  * stdio, which replace the /dev/null it was spawned with. Returns the config fd. End of file
  * means it was discarded (or the engine died): exit quietly.
  */
-function claim(): number {
+function claim(): { configFd: number; keepSrc?: number } {
   const m = recvFds(GO_FD, 8, 8);
   if (m.bytes === 0) Deno.exit(0);
-  const [config, ...stdio] = m.fds;
+  const [config, ...rest] = m.fds;
+  const stdio = rest.slice(0, 3);
   if (config === undefined || stdio.length < 3) {
     throw new InitFailure(125, "The warm init's claim carried no config and stdio");
   }
   for (let i = 0; i < 3; i++) dup3(stdio[i], i, 0);
   for (const fd of stdio) closeFd(fd);
-  return config;
+  return { configFd: config, keepSrc: rest[3] };
+}
+
+/** Moves the engine's stdio end the container keeps to KEPT_FD (close-on-exec until the exec). */
+function keepAt(src: number): void {
+  dup3(src, KEPT_FD, O_CLOEXEC);
+  closeFd(src);
 }
 
 /** Wall-clock milliseconds (epoch), comparable with the engine's clock. */
@@ -155,13 +162,15 @@ function main(): void {
     setCloexec(STATUS_FD, true);
     setCloexec(GO_FD, true);
     let configFd = CONFIG_FD;
+    let keepSrc: number | undefined;
     if (Deno.args.includes(WARM_ARG)) {
-      configFd = claim();
+      ({ configFd, keepSrc } = claim());
       // Boot happened long before: stages count from the claim.
       timings.main = wallNow();
     }
     cfg = JSON.parse(Deno.readTextFileSync(`/proc/self/fd/${configFd}`)) as InitConfig;
     closeFd(configFd);
+    if (cfg.keep) keepAt(keepSrc ?? KEEP_SRC_FD);
     // Read-write: opening never blocks, and holding a writer ourselves means read() waits for the
     // start byte instead of seeing EOF. Opened before the pivot hides the run directory.
     gateFd = openFd(cfg.gatePath, O_RDWR | O_CLOEXEC);
@@ -210,6 +219,7 @@ function main(): void {
     umask(proc.user.umask ?? 0o022);
     resetSignals();
     cloexecFrom(3);
+    if (cfg.keep) setCloexec(KEPT_FD, false); // the one fd the command inherits on purpose
     if (sec !== undefined && !early) attachPreparedSeccomp(sec);
   } catch (err) {
     report({ t: "error", stage: "setup", exitCode: 125, message: oneLine(err) });

@@ -41,6 +41,8 @@ export interface InitConfig {
    * byte then also means "mounted", and the init only pivots. False: the init mounts it.
    */
   premounted?: boolean;
+  /** Fd {@link KEEP_SRC_FD} (cold) or the claim's fifth fd (warm) is to be kept at KEPT_FD. */
+  keep?: boolean;
 }
 
 /** One line of the status pipe, written by the init as JSON. */
@@ -67,6 +69,12 @@ export type InitStatus =
  * message is the go byte. End of file before the claim: exit 0 quietly (discarded).
  */
 export const WARM_ARG = "--warm";
+
+/** In a cold-launched init, fd 6 is the fd to keep at 1023 when the config says `keep`. */
+export const KEEP_SRC_FD = 6;
+
+/** Where a detached interactive container keeps the engine's stdio end (see ContainerState). */
+export const KEPT_FD = 1023;
 
 /** The message that warms a launch Worker (symbols loaded, ready for one launch) and its answer. */
 export const WARM = "warm";

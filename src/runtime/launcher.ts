@@ -591,7 +591,14 @@ async function spawnCold<S extends StdioPlan>(
       path: req.denoPath ?? Deno.execPath(),
       argv: initArgv(req.denoPath ?? Deno.execPath()),
       env: initEnv(),
-      fds: [...req.stdio.childFds, statusW, goR, configFd],
+      // Index 6 (KEEP_SRC_FD): what the container keeps at KEPT_FD, if anything.
+      fds: [
+        ...req.stdio.childFds,
+        statusW,
+        goR,
+        configFd,
+        ...(req.stdio.keep !== undefined ? [req.stdio.keep] : []),
+      ],
       ttySlave: req.stdio.tty?.slavePath,
       mount: config.premounted ? config : undefined,
     });
@@ -628,7 +635,11 @@ function useWarm<S extends StdioPlan>(
 ): SpawnedInit {
   const configFd = configMemfd(config);
   try {
-    sendFds(w.sock, new Uint8Array([1]), [configFd, ...req.stdio.childFds]);
+    sendFds(w.sock, new Uint8Array([1]), [
+      configFd,
+      ...req.stdio.childFds,
+      ...(req.stdio.keep !== undefined ? [req.stdio.keep] : []),
+    ]);
   } finally {
     closeFd(configFd);
   }
@@ -689,6 +700,7 @@ export async function launch<S extends StdioPlan>(
       consolePath: req.stdio.tty?.slavePath,
       cgroupPaths: req.cgroupPaths,
       premounted,
+      ...(req.stdio.keep !== undefined ? { keep: true } : {}),
     };
     const t = mark("prepare", t0);
     if (warm) {

@@ -178,6 +178,11 @@ export interface StdioPlan {
   tty?: { slavePath: string };
   /** Closes the engine's copies of the child's ends; call right after the spawn. Idempotent. */
   closeChildEnds(): void;
+  /**
+   * An fd of the engine's the container also holds, at fd 1023 (`KEPT_FD`): its stdin pipe's
+   * write end or its pty master, so that they outlive the engine (see ContainerState.kept).
+   */
+  keep?: number;
 }
 
 /** A {@link StdioPlan} plus the engine's side of each stream. */
@@ -342,13 +347,15 @@ export interface StdinPipe {
   stdin: WritableStream<Uint8Array>;
   /** Closes the engine's copy of the read end (after the spawn). Idempotent. */
   closeChildEnd(): void;
+  /** The write end's fd (owned by `stdin`), for the container to keep a copy of. */
+  writeFd: number;
 }
 
 /**
  * Opens the stdin pipe of a detached `-i` container. The engine keeps the write end for as long
- * as the container runs, so the container sees EOF only when the engine closes it (StdinOnce) or
- * dies (the kernel closes the engine's fds: a `kill -9` of the daemon ends the container's
- * input, it never blocks a writer).
+ * as the container runs, so the container sees EOF only when the engine closes it (StdinOnce);
+ * without StdinOnce the container also keeps a copy (see kept_fd.ts), so a `kill -9` of the
+ * daemon does not end its input.
  */
 export function createStdinPipe(options: { loop?: IoLoop } = {}): StdinPipe {
   const loop = options.loop ?? ioLoop();
@@ -363,6 +370,7 @@ export function createStdinPipe(options: { loop?: IoLoop } = {}): StdinPipe {
   let open = true;
   return {
     childFd: r,
+    writeFd: w,
     stdin: writableToFd(w, { loop }),
     closeChildEnd(): void {
       if (!open) return;

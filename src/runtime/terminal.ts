@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { makeRaw, tcgetattr, TCSAFLUSH, tcsetattr, type Termios } from "../../ffi/pty.ts";
+import { makeRaw, tcgetattr, TCSAFLUSH, TCSANOW, tcsetattr, type Termios } from "../../ffi/pty.ts";
 import { SIGNALS } from "../../ffi/wait.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import type { Pty } from "./pty.ts";
@@ -114,7 +114,9 @@ export function enterRawMode(options: RawModeOptions = {}): RawMode {
   }
 
   try {
-    tcsetattr(fd, makeRaw(saved), TCSAFLUSH);
+    // TCSANOW, not TCSAFLUSH: keys typed before the container's shell is up are input for it
+    // (docker's terminal code does the same), not something to discard.
+    tcsetattr(fd, makeRaw(saved), TCSANOW);
   } catch (err) {
     restore();
     throw err;

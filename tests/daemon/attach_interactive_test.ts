@@ -272,7 +272,7 @@ Deno.test({
 });
 
 Deno.test({
-  name: "attach: kill -9 of the daemon hangs up the containers' terminals and closes their stdin",
+  name: "attach: kill -9 of the daemon neither hangs up the terminals nor closes the stdin",
   ...needs,
   async fn() {
     const d = await startTestDaemon();
@@ -292,17 +292,16 @@ Deno.test({
       const pids = [await pid("hup-t"), await pid("hup-i")];
       assert.ok(pids.every((p) => p > 0));
       await d.kill("SIGKILL");
-      // The pty master closed: the shell got SIGHUP; the pipe's writer is gone: cat read EOF.
-      // Neither is left waiting for a terminal or input nobody can give any more.
-      await until(() => pids.every((p) => !fs.existsSync(`/proc/${p}`)), 10_000);
+      // Each container holds a copy of the daemon's end (its pty master, its stdin pipe's
+      // writer): no SIGHUP, no EOF — they wait for the daemon, as docker's shims let them.
+      await new Promise((r) => setTimeout(r, 1500));
+      assert.ok(pids.every((p) => fs.existsSync(`/proc/${p}`)), "a container died with the daemon");
       await d.start();
-      await until(async () =>
-        /^exited/.test(await state(d, "hup-t")) && /^exited/.test(await state(d, "hup-i"))
-      );
-      // Attaching to an exited container says so.
-      const r = await d.cli(["attach", "hup-t"], env);
-      assert.equal(r.code, 1);
-      assert.match(r.stderr, /You cannot attach to a stopped container, start it first/);
+      assert.match(await state(d, "hup-t"), /^running/);
+      assert.match(await state(d, "hup-i"), /^running/);
+      // (Input and output after the restart: tests/daemon/regression_crash_interactive_test.ts.)
+      const rm = await d.cli(["rm", "-f", "hup-t", "hup-i"], env);
+      assert.equal(rm.code, 0, rm.stderr);
     } finally {
       await d.stop();
     }

@@ -368,7 +368,20 @@ async function createContainer(
     await req.json(),
     req.query.get("name"),
   );
-  const result = await ctx.engine.create(options);
+  let result;
+  try {
+    result = await ctx.engine.create(options);
+  } catch (err) {
+    // A 404 from create means "no such image" to every client (the docker CLI then pulls): a
+    // missing `container:` network target is a bad request instead.
+    if (
+      (err as { kind?: string }).kind === "NotFound" &&
+      /^No such container/.test(String((err as Error).message))
+    ) {
+      throw new InvalidArgumentError((err as Error).message, { cause: err });
+    }
+    throw err;
+  }
   if (consoleSize) sessionsOf(ctx).consoleSize.set(result.Id, consoleSize);
   ctx.events.emit("container", "create", result.Id, {
     image: options.image,

@@ -84,6 +84,13 @@ export const command: Command = {
       return 0;
     }
     if (a.container) {
+      // docker's CLI check: the host destination's parent must exist.
+      const trimmed = b.path.length > 1 ? b.path.replace(/\/+$/, "") : b.path;
+      const slash = trimmed.lastIndexOf("/");
+      const parent = slash > 0 ? trimmed.slice(0, slash) : slash === 0 ? "/" : ".";
+      if (!hostDirExists(parent)) {
+        throw new CliError(`invalid output path: directory "${parent}" does not exist`);
+      }
       await need(engine, "copyFrom")(a.container, absolute(a.path), b.path);
     } else {
       await need(engine, "copyTo")(b.container!, a.path, absolute(b.path));
@@ -118,5 +125,13 @@ async function followLink(engine: EngineApi, container: string, p: string): Prom
     return st.linkTarget || p;
   } catch {
     return p; // the archive request reports the missing path
+  }
+}
+
+function hostDirExists(p: string): boolean {
+  try {
+    return Deno.statSync(p).isDirectory;
+  } catch {
+    return false;
   }
 }
