@@ -675,12 +675,25 @@ export class Engine implements EngineApi {
         return "";
       }
     };
+    // `--network container:X` shares X's network, and with it X's name and resolver files, as
+    // docker does (it refuses --hostname, --add-host and --dns there).
+    const netMode = networkModeKind(opts.network);
+    const peer = netMode.kind === "container" ? this.#store.resolve(netMode.name) : undefined;
+    if (peer) {
+      const own = spec.hostname;
+      spec.hostname = this.#store.spec(peer).hostname ?? peer.slice(0, 12);
+      spec.process.env = spec.process.env.map((e) =>
+        e === `HOSTNAME=${own}` ? `HOSTNAME=${spec.hostname}` : e
+      );
+    }
+    const peerFile = (name: "hosts" | "resolvConf"): string | undefined =>
+      peer ? readHost(this.#store.get(peer).record.paths[name]) || undefined : undefined;
     const files = {
       hostname: `${spec.hostname}\n`,
-      hosts: hostNet
+      hosts: peerFile("hosts") ?? (hostNet
         ? hostNetworkHostsContent(readHost("/etc/hosts"), opts.addHosts)
-        : hostsContent({ hostname: spec.hostname!, extraHosts: opts.addHosts }),
-      "resolv.conf": resolvConfContent({
+        : hostsContent({ hostname: spec.hostname!, extraHosts: opts.addHosts })),
+      "resolv.conf": peerFile("resolvConf") ?? resolvConfContent({
         host: readHostResolvConf(),
         hostNetwork: hostNet,
         dns: opts.dns,

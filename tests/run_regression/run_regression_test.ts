@@ -376,6 +376,48 @@ Deno.test({
 });
 
 Deno.test({
+  name: "run_regression: --network container:X takes X's hostname, hosts and resolv.conf",
+  ...needs,
+  async fn() {
+    const s = await sb();
+    const peer = await s.cli([
+      "run",
+      "-d",
+      "--name",
+      "netpeer",
+      "--network",
+      "none",
+      "--hostname",
+      "peerhost",
+      "--add-host",
+      "peer-alias:10.9.8.7",
+      "busybox",
+      "sleep",
+      "60",
+    ]);
+    assert.equal(peer.code, 0, peer.stderr);
+    try {
+      const r = await s.cli([
+        "run",
+        "--rm",
+        "--network",
+        "container:netpeer",
+        "busybox",
+        "sh",
+        "-c",
+        "hostname; echo $HOSTNAME; grep peer-alias /etc/hosts",
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      // docker: the container joins X's network and answers to X's name, with X's files.
+      assert.equal(r.stdout, "peerhost\npeerhost\n10.9.8.7\tpeer-alias\n");
+    } finally {
+      await s.cli(["rm", "-f", "netpeer"]);
+    }
+    s.assertClean();
+  },
+});
+
+Deno.test({
   name: "run_regression: cleanup of the shared sandbox",
   ...needs,
   async fn() {
