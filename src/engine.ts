@@ -690,9 +690,10 @@ export class Engine implements EngineApi {
       peer ? readHost(this.#store.get(peer).record.paths[name]) || undefined : undefined;
     const files = {
       hostname: `${spec.hostname}\n`,
-      hosts: peerFile("hosts") ?? (hostNet
-        ? hostNetworkHostsContent(readHost("/etc/hosts"), opts.addHosts)
-        : hostsContent({ hostname: spec.hostname!, extraHosts: opts.addHosts })),
+      hosts: peerFile("hosts") ??
+        (hostNet
+          ? hostNetworkHostsContent(readHost("/etc/hosts"), opts.addHosts)
+          : hostsContent({ hostname: spec.hostname!, extraHosts: opts.addHosts })),
       "resolv.conf": peerFile("resolvConf") ?? resolvConfContent({
         host: readHostResolvConf(),
         hostNetwork: hostNet,
