@@ -23,6 +23,7 @@ export interface SyscallNumbers {
   rt_sigaction: number;
   ptrace: number;
   pidfd_getfd: number;
+  mount_setattr: number;
 }
 
 const TABLES: Record<string, SyscallNumbers> = {
@@ -42,6 +43,7 @@ const TABLES: Record<string, SyscallNumbers> = {
     rt_sigaction: 13,
     ptrace: 101,
     pidfd_getfd: 438,
+    mount_setattr: 442,
   },
   aarch64: {
     setresuid: 147,
@@ -59,6 +61,7 @@ const TABLES: Record<string, SyscallNumbers> = {
     rt_sigaction: 134,
     ptrace: 117,
     pidfd_getfd: 438,
+    mount_setattr: 442,
   },
 };
 

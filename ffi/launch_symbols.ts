@@ -83,6 +83,12 @@ export const MOUNT_SYMBOLS = {
     parameters: ["i64", "i32", "buffer", "buffer", "usize"],
     result: "i64",
   },
+  /** long syscall(SYS_mount_setattr, int dirfd, const char *path, unsigned flags, struct mount_attr *attr, size_t size);  mount_setattr(2) */
+  mount_setattr: {
+    name: "syscall",
+    parameters: ["i64", "i32", "buffer", "u32", "buffer", "usize"],
+    result: "i64",
+  },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** statfs symbols. */

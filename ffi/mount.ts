@@ -64,6 +64,11 @@ function lib(): Deno.DynamicLibrary<typeof MOUNT_SYMBOLS>["symbols"] {
   return libc("mount", MOUNT_SYMBOLS);
 }
 
+/** Loads the mount symbols now (a warm init pays the dlopen before it is claimed). */
+export function preloadMount(): void {
+  lib();
+}
+
 /** mount(2). `source`/`fstype`/`data` may be null. */
 export function mount(
   source: string | null,
@@ -149,6 +154,50 @@ export function openat2(dirfd: number, path: string, flags: number, resolve: num
   );
   if (r === -1) throw new SyscallError("openat2", errno(), { action: "Cannot open", path });
   return r;
+}
+
+/** mount_setattr(2) attribute: read-only. */
+export const MOUNT_ATTR_RDONLY = 0x1;
+/** mount_setattr(2) attribute: nosuid. */
+export const MOUNT_ATTR_NOSUID = 0x2;
+/** mount_setattr(2) attribute: nodev. */
+export const MOUNT_ATTR_NODEV = 0x4;
+/** mount_setattr(2) attribute: noexec. */
+export const MOUNT_ATTR_NOEXEC = 0x8;
+/** *at flag: act on the dirfd itself. */
+export const AT_EMPTY_PATH = 0x1000;
+/** *at flag: the whole mount tree below. */
+export const AT_RECURSIVE = 0x8000;
+
+/**
+ * mount_setattr(2) (Linux ≥ 5.12): sets `attrSet` on the mount at `dirfd`/`path` — with
+ * AT_RECURSIVE on every mount below it too, in one call.
+ */
+export function mountSetattr(
+  dirfd: number,
+  path: string,
+  flags: number,
+  attrSet: number,
+  display?: string,
+): void {
+  const attr = new Uint8Array(32); // struct mount_attr { attr_set, attr_clr, propagation, userns_fd }
+  new DataView(attr.buffer).setBigUint64(0, BigInt(attrSet), true);
+  const r = Number(
+    lib().mount_setattr(
+      BigInt(syscallNumbers().mount_setattr),
+      dirfd,
+      cstr(path),
+      flags,
+      attr,
+      32n,
+    ),
+  );
+  if (r === -1) {
+    throw new SyscallError("mount_setattr", errno(), {
+      action: "Cannot set mount attributes of",
+      path: display ?? path,
+    });
+  }
 }
 
 // statfs f_flags (ST_*) → MS_* for the per-mount flags a bind remount must carry over.

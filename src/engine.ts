@@ -9,6 +9,7 @@
 import { traceExit } from "./runtime/exit_tracer.ts";
 import { procExitWatcher } from "./runtime/proc_exit_watcher.ts";
 import { lazyImport } from "./util/lazy_import.ts";
+import { sinkWriter, toWritable } from "./util/output_sink.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CgroupDriver, CgroupHandle } from "./cgroups/types.ts";
@@ -850,6 +851,7 @@ export class Engine implements EngineApi {
           joinContainerNetwork(spec, this.#runningPid(netMode.name));
         }
         if (driver) {
+          this.#cgroupGone.delete(id);
           // A warm init being spawned right now is a few ms from ready: far less than a cold one.
           await this.#warmInitSettled?.();
           const adopted = this.#adoptWarmCgroup(driver, cgName, spec, tty === true);
@@ -995,8 +997,8 @@ export class Engine implements EngineApi {
       WritableStream<Uint8Array> | null | undefined,
       LogStream,
     ][] = [
-      [stdio.stdout, options.stdout, "stdout"],
-      [stdio.stderr, options.stderr, "stderr"],
+      [stdio.stdout, toWritable(options.stdout), "stdout"],
+      [stdio.stderr, toWritable(options.stderr), "stderr"],
     ];
     for (const [from, to, stream] of outputs) {
       if (!from) continue;
@@ -1042,7 +1044,10 @@ export class Engine implements EngineApi {
       // Attached clients get the last output, then their sessions end; stdin is released.
       hub?.end();
       stdio.close();
-      await cgroup?.remove().catch(() => {});
+      if (cgroup) {
+        // Removed here, the removal of the container need not try again.
+        await cgroup.remove().then(() => this.#cgroupGone.add(id), () => {});
+      }
       tick("exit.cgroup");
       if (this.#net) await (await this.#net).detach(id).catch(() => {});
       try {
@@ -1330,6 +1335,8 @@ export class Engine implements EngineApi {
   }
 
   readonly #removing = new Map<string, { done: Promise<void>; force: boolean }>();
+  /** Containers whose cgroup this engine removed at their exit (and no start since). */
+  readonly #cgroupGone = new Set<string>();
 
   async #removeResolved(id: string, options: RemoveOptions): Promise<void> {
     const tick = this.#timer();
@@ -1346,7 +1353,9 @@ export class Engine implements EngineApi {
     tick("remove.check");
     await this.#store.locked(id, async () => {
       tick("remove.lock");
-      const driver = await this.#cgroupDriver().catch(() => null);
+      const driver = this.#cgroupGone.delete(id)
+        ? null
+        : await this.#cgroupDriver().catch(() => null);
       if (driver) {
         const name = (this.#store.spec(id).linux.cgroupsPath ?? `/docker-ts/${id}`).replace(
           /^\/+/,
@@ -1515,8 +1524,8 @@ export class Engine implements EngineApi {
     out: AttachOutput,
     signal: AbortSignal,
   ): Promise<void> {
-    const stdout = out.stdout?.getWriter();
-    const stderr = tty ? stdout : out.stderr?.getWriter();
+    const stdout = out.stdout ? sinkWriter(out.stdout) : undefined;
+    const stderr = tty ? stdout : out.stderr ? sinkWriter(out.stderr) : undefined;
     try {
       const entries = this.logs(id, {
         follow: true,
@@ -1529,8 +1538,8 @@ export class Engine implements EngineApi {
         await (e.stream === "stderr" ? stderr : stdout)?.write(e.data);
       }
     } finally {
-      stdout?.releaseLock();
-      if (stderr !== stdout) stderr?.releaseLock();
+      stdout?.release();
+      if (stderr !== stdout) stderr?.release();
     }
   }
 

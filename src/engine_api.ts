@@ -10,6 +10,7 @@ import type { AttachOutcome, ContainerAttachOptions } from "./container/attach_h
 import type { RunOptionsInput } from "./spec/run_options.ts";
 import type { NetworkCreateOptions, NetworkInspect } from "./network/manager.ts";
 import type { ContainerPathStat } from "./container/cp_archive.ts";
+import type { OutputSink } from "./util/output_sink.ts";
 
 export type { RunOptionsInput } from "./spec/run_options.ts";
 
@@ -121,9 +122,10 @@ export interface ConsoleSize {
 export interface StdioStreams {
   /** Piped to the container (with `interactive`); its end delivers EOF. */
   stdin?: ReadableStream<Uint8Array> | null;
-  stdout?: WritableStream<Uint8Array> | null;
+  /** A WritableStream or a Deno-style writer such as `Deno.stdout`; never closed. */
+  stdout?: OutputSink | null;
   /** Ignored with `tty` (a pty merges the two). */
-  stderr?: WritableStream<Uint8Array> | null;
+  stderr?: OutputSink | null;
   /** Initial pty size with `tty`. */
   consoleSize?: ConsoleSize;
 }

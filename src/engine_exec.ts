@@ -7,6 +7,7 @@
  * @module
  */
 import { lazyImport } from "./util/lazy_import.ts";
+import { toWritable } from "./util/output_sink.ts";
 import type { CgroupHandle } from "./cgroups/types.ts";
 import { assertCanDo, deriveStatus } from "./container/state.ts";
 import type { ContainerStore } from "./container/store.ts";
@@ -232,7 +233,7 @@ export class ExecManager {
       const [from, to] of [[stdio.stdout, io.stdout], [stdio.stderr, io.stderr]] as const
     ) {
       if (!from) continue;
-      if (to) pumps.push(from.pipeTo(to, { preventClose: true }).catch(() => {}));
+      if (to) pumps.push(from.pipeTo(toWritable(to), { preventClose: true }).catch(() => {}));
       else pumps.push(from.cancel().catch(() => {}));
     }
     const onAbort = (): void => {

@@ -51,6 +51,7 @@ import type { TarStreamEntry } from "../image/tar_writer.ts";
 import { parseBytes, parseNanoCpus } from "../spec/size_parse.ts";
 import { ConnReader } from "./http_server.ts";
 import { demuxStream, FrameDecoder } from "./stream_framing.ts";
+import { type OutputSink, sinkWriter } from "../util/output_sink.ts";
 import {
   type AttachOutcome,
   type ContainerAttachOptions,
@@ -86,14 +87,6 @@ interface RequestOptions {
   headers?: Record<string, string>;
   /** Sent as a JSON body. */
   json?: unknown;
-}
-
-interface Response {
-  status: number;
-  headers: Headers;
-  /** The body (de-chunked); for 101 and raw-stream answers, the rest of the connection. */
-  body: ReadableStream<Uint8Array>;
-  conn: Deno.UnixConn;
 }
 
 /** Options of {@link Client}. */
@@ -249,7 +242,7 @@ export class Client implements EngineApi {
   async ping(): Promise<boolean> {
     try {
       const r = await this.#request("GET", "/_ping");
-      const text = await new globalThis.Response(r.body).text();
+      const text = await r.text();
       return r.status === 200 && text === "OK";
     } catch {
       return false;
@@ -274,7 +267,7 @@ export class Client implements EngineApi {
     method: string,
     path: string,
     options: RequestOptions = {},
-  ): Promise<Response> {
+  ): Promise<DaemonResponse> {
     const t0 = performance.now();
     const conn = await this.#connect();
     const q = new URLSearchParams();
@@ -312,7 +305,7 @@ export class Client implements EngineApi {
         }
         await write(encoder.encode("0\r\n\r\n"));
       }
-      const response = await readResponse(conn);
+      const response = await readResponse(conn, method === "HEAD");
       // DOCKER_TS_TRACE=1: when each request went out and its answer's head came back.
       if (TRACE) {
         console.error(
@@ -335,7 +328,7 @@ export class Client implements EngineApi {
     options: RequestOptions = {},
   ): Promise<T> {
     const r = await this.#call(method, path, options);
-    const text = await new globalThis.Response(r.body).text();
+    const text = await r.text();
     return (text.trim() ? JSON.parse(text) : undefined) as T;
   }
 
@@ -343,7 +336,7 @@ export class Client implements EngineApi {
     method: string,
     path: string,
     options: RequestOptions = {},
-  ): Promise<Response> {
+  ): Promise<DaemonResponse> {
     const { json, ...rest } = options;
     if (json !== undefined) {
       rest.body = JSON.stringify(json);
@@ -360,17 +353,15 @@ export class Client implements EngineApi {
     options: RequestOptions = {},
   ): Promise<number> {
     const r = await this.#call(method, path, options);
-    await r.body.cancel().catch(() => {});
-    try {
-      r.conn.close();
-    } catch {
-      // the body's end closed it already
-    }
+    r.close();
     return r.status;
   }
 
   /** Reads a JSON-lines progress stream; throws on an `error` line. */
-  async #progress(r: Response, onProgress?: (e: PullProgress) => void): Promise<PullProgress[]> {
+  async #progress(
+    r: DaemonResponse,
+    onProgress?: (e: PullProgress) => void,
+  ): Promise<PullProgress[]> {
     const all: PullProgress[] = [];
     let buf = "";
     const handle = (line: string): void => {
@@ -472,7 +463,7 @@ export class Client implements EngineApi {
       query: { quiet: true },
       headers: { "Content-Type": "application/x-tar" },
     });
-    const lines = (await new globalThis.Response(r.body).text()).split("\n").filter((l) => l);
+    const lines = (await r.text()).split("\n").filter((l) => l);
     const names: string[] = [];
     for (const l of lines) {
       const msg = JSON.parse(l);
@@ -576,12 +567,7 @@ export class Client implements EngineApi {
       : conn.closeWrite().catch(() => {});
     const output = (async () => {
       try {
-        if (tty) {
-          if (io.stdout) await r.body.pipeTo(io.stdout, { preventClose: true });
-          else await r.body.cancel();
-        } else {
-          await demuxStream(r.body, { stdout: io.stdout, stderr: io.stderr });
-        }
+        await pumpOutput(r, tty, io);
       } finally {
         void input;
         try {
@@ -661,7 +647,7 @@ export class Client implements EngineApi {
     const onAbort = () => r.conn.close();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     try {
-      const text = await new globalThis.Response(r.body).text();
+      const text = await r.text();
       if (TRACE) console.error(`[trace] client wait answered@${performance.now().toFixed(1)}`);
       options.signal?.throwIfAborted();
       const msg = JSON.parse(text) as { StatusCode: number; Error: { Message: string } | null };
@@ -764,12 +750,7 @@ export class Client implements EngineApi {
       await conn.closeWrite().catch(() => {});
     }
     try {
-      if (tty) {
-        if (options.stdout) await r.body.pipeTo(options.stdout, { preventClose: true });
-        else await r.body.cancel();
-      } else {
-        await demuxStream(r.body, { stdout: options.stdout, stderr: options.stderr });
-      }
+      await pumpOutput(r, tty, options);
     } catch {
       // the connection closed (detach, abort) or the caller's sink failed
     } finally {
@@ -803,7 +784,7 @@ export class Client implements EngineApi {
         timestamps: true,
       },
     });
-    const onAbort = () => r.body.cancel().catch(() => {});
+    const onAbort = () => r.close();
     options.signal?.addEventListener("abort", onAbort, { once: true });
     const entry = (stream: "stdout" | "stderr", data: Uint8Array): LogEntry => {
       const sp = data.indexOf(32);
@@ -813,7 +794,7 @@ export class Client implements EngineApi {
     try {
       if (info.Config.Tty) {
         let buf = new Uint8Array(0);
-        for await (const chunk of r.body) {
+        for await (const chunk of r) {
           const next = new Uint8Array(buf.length + chunk.length);
           next.set(buf);
           next.set(chunk, buf.length);
@@ -827,7 +808,7 @@ export class Client implements EngineApi {
         if (buf.length) yield entry("stdout", buf.slice());
       } else {
         const decoder = new FrameDecoder();
-        for await (const chunk of r.body) {
+        for await (const chunk of r) {
           for (const f of decoder.push(chunk)) {
             yield entry(f.stream === 2 ? "stderr" : "stdout", f.data);
           }
@@ -1006,7 +987,7 @@ export class Client implements EngineApi {
     let name = basenamePath(resolvePath(src));
     const statOf = async (p: string): Promise<{ mode: number } | undefined> => {
       const r = await this.#request("HEAD", `/containers/${id}/archive`, { query: { path: p } });
-      await r.body.cancel().catch(() => {});
+      r.close();
       if (r.status === 404) return undefined;
       if (r.status >= 400) throw new ApiError(r.status, `Could not stat ${p} in container ${id}`);
       const h = r.headers.get("x-docker-container-path-stat");
@@ -1040,7 +1021,7 @@ export class Client implements EngineApi {
   /** {@inheritDoc EngineApiDetached.statPath} */
   async statPath(id: string, path: string): Promise<import("../engine_api.ts").ContainerPathStat> {
     const r = await this.#request("HEAD", `/containers/${id}/archive`, { query: { path } });
-    await r.body.cancel().catch(() => {});
+    r.close();
     // A HEAD answer has no body to carry the daemon's message: name the failure here.
     if (r.status === 404) {
       throw new ApiError(404, `Could not find the file ${path} in container ${id}`);
@@ -1079,7 +1060,7 @@ export class Client implements EngineApi {
   }
 
   /** Wires a hijacked connection to the caller's streams; resolves when output ended. */
-  async #pump(r: Response, io: StdioStreams, tty: boolean): Promise<void> {
+  async #pump(r: DaemonResponse, io: StdioStreams, tty: boolean): Promise<void> {
     const conn = r.conn;
     if (io.stdin) {
       (async () => {
@@ -1097,12 +1078,7 @@ export class Client implements EngineApi {
       await conn.closeWrite().catch(() => {});
     }
     try {
-      if (tty) {
-        if (io.stdout) await r.body.pipeTo(io.stdout, { preventClose: true });
-        else await r.body.cancel();
-      } else {
-        await demuxStream(r.body, { stdout: io.stdout, stderr: io.stderr });
-      }
+      await pumpOutput(r, tty, io);
     } finally {
       try {
         conn.close();
@@ -1194,111 +1170,208 @@ export class Client implements EngineApi {
   }
 }
 
-/** Reads a response head and wraps the body (length, chunked, or until close). */
-async function readResponse(conn: Deno.UnixConn): Promise<Response> {
+/** Response headers by lower-case name (a repeated header's values joined with ", "). */
+class HeaderMap {
+  readonly #map = new Map<string, string>();
+  add(name: string, value: string): void {
+    const k = name.toLowerCase();
+    const prev = this.#map.get(k);
+    this.#map.set(k, prev === undefined ? value : `${prev}, ${value}`);
+  }
+  get(name: string): string | null {
+    return this.#map.get(name.toLowerCase()) ?? null;
+  }
+}
+
+/**
+ * An answer of the daemon. Its body is read either with `text()` / `for await` (plain reads on
+ * the connection) or as `body`, a ReadableStream made on first use — one or the other. The
+ * common calls never build a web stream, a `Headers` or a `Response`: in Deno 2.9 each of those
+ * costs milliseconds the first time a process uses it (see util/output_sink.ts).
+ */
+class DaemonResponse implements AsyncIterable<Uint8Array> {
+  readonly status: number;
+  readonly headers: HeaderMap;
+  readonly conn: Deno.UnixConn;
+  readonly #reader: ConnReader;
+  /** How the body is delimited: none (204, 304, HEAD), length, chunked, or the connection. */
+  readonly #mode: "none" | "length" | "chunked" | "close";
+  #left: number;
+  #done = false;
+  #stream?: ReadableStream<Uint8Array>;
+
+  constructor(
+    status: number,
+    headers: HeaderMap,
+    conn: Deno.UnixConn,
+    reader: ConnReader,
+    head: boolean,
+  ) {
+    this.status = status;
+    this.headers = headers;
+    this.conn = conn;
+    this.#reader = reader;
+    const te = headers.get("transfer-encoding")?.toLowerCase();
+    const cl = headers.get("content-length");
+    this.#left = 0;
+    if (status === 101) this.#mode = "close";
+    else if (head || status === 204 || status === 304) this.#mode = "none";
+    else if (te === "chunked") this.#mode = "chunked";
+    else if (cl !== null) {
+      this.#mode = "length";
+      this.#left = Number(cl);
+    } else this.#mode = "close";
+  }
+
+  /** The next piece of the body, null at its end. Throws when the daemon cut the body short. */
+  async next(): Promise<Uint8Array | null> {
+    if (this.#done) return null;
+    const reader = this.#reader;
+    switch (this.#mode) {
+      case "none":
+        this.close();
+        return null;
+      case "close": {
+        // An upgraded (101) connection carries stdin too: its owner closes it.
+        const chunk = await reader.readSome();
+        if (chunk === null) this.#done = true;
+        return chunk === null ? null : chunk.slice();
+      }
+      case "length": {
+        if (this.#left === 0) {
+          this.close();
+          return null;
+        }
+        const chunk = await reader.readSome(this.#left);
+        if (!chunk) {
+          this.close();
+          throw new UnavailableError("The daemon ended a response early");
+        }
+        this.#left -= chunk.length;
+        return chunk.slice();
+      }
+      case "chunked": {
+        while (this.#left === 0) {
+          const line = await reader.readLine();
+          if (line === null) {
+            this.close();
+            throw new UnavailableError("The daemon ended a chunked response early");
+          }
+          this.#left = parseInt(line, 16);
+          if (this.#left === 0) {
+            for (;;) {
+              const t = await reader.readLine();
+              if (t === null || t === "") break;
+            }
+            this.close();
+            return null;
+          }
+        }
+        const chunk = await reader.readSome(this.#left);
+        if (!chunk) {
+          this.close();
+          throw new UnavailableError("The daemon ended a chunked response early");
+        }
+        this.#left -= chunk.length;
+        if (this.#left === 0) await reader.readLine();
+        return chunk.slice();
+      }
+    }
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    for (;;) {
+      const chunk = await this.next();
+      if (chunk === null) return;
+      yield chunk;
+    }
+  }
+
+  /** The whole body as text. */
+  async text(): Promise<string> {
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for await (const chunk of this) {
+      parts.push(chunk);
+      size += chunk.length;
+    }
+    const all = parts.length === 1 ? parts[0] : new Uint8Array(size);
+    if (parts.length !== 1) {
+      let at = 0;
+      for (const p of parts) {
+        all.set(p, at);
+        at += p.length;
+      }
+    }
+    return new TextDecoder().decode(all);
+  }
+
+  /** Stops reading and closes the connection (idempotent). */
+  close(): void {
+    this.#done = true;
+    try {
+      this.conn.close();
+    } catch {
+      // closed
+    }
+  }
+
+  /** The body as a stream, for callers that pipe it (made on first use). */
+  get body(): ReadableStream<Uint8Array> {
+    this.#stream ??= new ReadableStream<Uint8Array>({
+      pull: async (ctrl) => {
+        try {
+          const chunk = await this.next();
+          if (chunk === null) ctrl.close();
+          else ctrl.enqueue(chunk);
+        } catch (err) {
+          ctrl.error(err);
+        }
+      },
+      cancel: () => {
+        if (this.#mode !== "close") this.close();
+        else this.#done = true;
+      },
+    }, { highWaterMark: 0 });
+    return this.#stream;
+  }
+}
+
+/** Reads a response head; the body stays on the connection (see {@link DaemonResponse}). */
+async function readResponse(conn: Deno.UnixConn, head = false): Promise<DaemonResponse> {
   const reader = new ConnReader(conn);
   const statusLine = await reader.readLine();
   if (statusLine === null) throw new UnavailableError("The daemon closed the connection");
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(statusLine);
   if (!m) throw new UnavailableError(`Malformed response from the daemon: "${statusLine}"`);
-  const status = Number(m[1]);
-  const headers = new Headers();
+  const headers = new HeaderMap();
   for (;;) {
     const line = await reader.readLine();
     if (line === null || line === "") break;
     const c = line.indexOf(":");
-    if (c > 0) headers.append(line.slice(0, c).trim(), line.slice(c + 1).trim());
+    if (c > 0) headers.add(line.slice(0, c).trim(), line.slice(c + 1).trim());
   }
-  const te = headers.get("transfer-encoding")?.toLowerCase();
-  const cl = headers.get("content-length");
-  let body: ReadableStream<Uint8Array>;
-  const closeConn = () => {
-    try {
-      conn.close();
-    } catch {
-      // closed
-    }
-  };
-  if (status === 101 || status === 204 || status === 304) {
-    body = status === 101 ? untilClose(reader) : empty(closeConn);
-  } else if (te === "chunked") {
-    let left = 0;
-    body = new ReadableStream<Uint8Array>({
-      async pull(ctrl) {
-        while (left === 0) {
-          const line = await reader.readLine();
-          if (line === null) {
-            ctrl.error(new UnavailableError("The daemon ended a chunked response early"));
-            return;
-          }
-          left = parseInt(line, 16);
-          if (left === 0) {
-            for (;;) {
-              const t = await reader.readLine();
-              if (t === null || t === "") break;
-            }
-            ctrl.close();
-            closeConn();
-            return;
-          }
-        }
-        const chunk = await reader.readSome(left);
-        if (!chunk) {
-          ctrl.error(new UnavailableError("The daemon ended a chunked response early"));
-          return;
-        }
-        left -= chunk.length;
-        if (left === 0) await reader.readLine();
-        ctrl.enqueue(chunk.slice());
-      },
-      cancel: closeConn,
-    }, { highWaterMark: 0 });
-  } else if (cl !== null) {
-    let left = Number(cl);
-    body = new ReadableStream<Uint8Array>({
-      async pull(ctrl) {
-        if (left === 0) {
-          ctrl.close();
-          closeConn();
-          return;
-        }
-        const chunk = await reader.readSome(left);
-        if (!chunk) {
-          ctrl.error(new UnavailableError("The daemon ended a response early"));
-          return;
-        }
-        left -= chunk.length;
-        ctrl.enqueue(chunk.slice());
-      },
-      cancel: closeConn,
-    }, { highWaterMark: 0 });
-  } else {
-    body = untilClose(reader);
+  return new DaemonResponse(Number(m[1]), headers, conn, reader, head);
+}
+
+/** Copies a container's output (raw with a tty, else framed) into the caller's sinks. */
+async function pumpOutput(
+  r: DaemonResponse,
+  tty: boolean,
+  sinks: { stdout?: OutputSink | null; stderr?: OutputSink | null },
+): Promise<void> {
+  if (!tty) return await demuxStream(r, sinks);
+  if (!sinks.stdout) return;
+  const w = sinkWriter(sinks.stdout);
+  try {
+    for await (const chunk of r) await w.write(chunk);
+  } finally {
+    w.release();
   }
-  return { status, headers, body, conn };
 }
 
-function untilClose(reader: ConnReader): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    async pull(ctrl) {
-      const chunk = await reader.readSome();
-      if (chunk === null) ctrl.close();
-      else ctrl.enqueue(chunk.slice());
-    },
-  }, { highWaterMark: 0 });
-}
-
-function empty(onDone: () => void): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>({
-    start(c) {
-      c.close();
-      onDone();
-    },
-  });
-}
-
-async function errorOf(r: Response): Promise<ApiError> {
-  const text = await new globalThis.Response(r.body).text().catch(() => "");
+async function errorOf(r: DaemonResponse): Promise<ApiError> {
+  const text = await r.text().catch(() => "");
   let message = text.trim();
   try {
     message = JSON.parse(text).message ?? message;
@@ -1309,7 +1382,7 @@ async function errorOf(r: Response): Promise<ApiError> {
 }
 
 /** Decodes docker's `X-Docker-Container-Path-Stat` header (base64 JSON). */
-function statHeader(h: Headers, path: string): import("../engine_api.ts").ContainerPathStat {
+function statHeader(h: HeaderMap, path: string): import("../engine_api.ts").ContainerPathStat {
   const v = h.get("x-docker-container-path-stat");
   try {
     if (v) return JSON.parse(atob(v));

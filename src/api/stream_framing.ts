@@ -6,6 +6,8 @@
  * @module
  */
 
+import { type OutputSink, sinkWriter } from "../util/output_sink.ts";
+
 /** Stream numbers of the frame header. */
 export type StreamId = 0 | 1 | 2;
 
@@ -105,15 +107,12 @@ export class FrameDecoder {
  * Resolves when the source ends; a trailing partial frame is an error.
  */
 export async function demuxStream(
-  source: ReadableStream<Uint8Array>,
-  sinks: {
-    stdout?: WritableStream<Uint8Array> | null;
-    stderr?: WritableStream<Uint8Array> | null;
-  },
+  source: AsyncIterable<Uint8Array>,
+  sinks: { stdout?: OutputSink | null; stderr?: OutputSink | null },
 ): Promise<void> {
   const decoder = new FrameDecoder();
-  const out = sinks.stdout?.getWriter();
-  const err = sinks.stderr?.getWriter();
+  const out = sinks.stdout ? sinkWriter(sinks.stdout) : undefined;
+  const err = sinks.stderr ? sinkWriter(sinks.stderr) : undefined;
   try {
     for await (const chunk of source) {
       for (const f of decoder.push(chunk)) {
@@ -123,7 +122,7 @@ export async function demuxStream(
     }
     if (decoder.pending > 0) throw new Error("Stream ended inside a frame");
   } finally {
-    out?.releaseLock();
-    err?.releaseLock();
+    out?.release();
+    err?.release();
   }
 }

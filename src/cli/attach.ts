@@ -79,8 +79,8 @@ export async function attachTerminal(
 
   const streams: StdioStreams = {
     stdin: options.interactive ? ctx.io.stdin() : null,
-    stdout: ctx.io.stdoutStream(),
-    stderr: ctx.io.stderrStream(),
+    stdout: ctx.io.stdoutSink?.() ?? ctx.io.stdoutStream(),
+    stderr: ctx.io.stderrSink?.() ?? ctx.io.stderrStream(),
   };
   if (options.tty) {
     const size = ctx.io.stdoutIsTerminal() ? terminalSize() : undefined;

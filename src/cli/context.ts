@@ -9,6 +9,7 @@ import type { EngineApi } from "../engine_api.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { DEFAULT_RUNROOT } from "../paths.ts";
 import { joinPath } from "../util/path.ts";
+import type { OutputSink } from "../util/output_sink.ts";
 
 /** The process's standard streams as the CLI uses them. */
 export interface CliIo {
@@ -22,6 +23,12 @@ export interface CliIo {
   stdoutStream(): WritableStream<Uint8Array>;
   /** Standard error as a stream that never closes the underlying descriptor. */
   stderrStream(): WritableStream<Uint8Array>;
+  /**
+   * Standard output / error for container output, as a writer when the process's own: cheaper
+   * to start than a stream (see util/output_sink.ts). Absent: the streams above are used.
+   */
+  stdoutSink?(): OutputSink;
+  stderrSink?(): OutputSink;
   /** Whether standard input is a terminal. */
   stdinIsTerminal(): boolean;
   /** Whether standard output is a terminal. */
@@ -75,6 +82,8 @@ export function processIo(): CliIo {
     stdin: () => Deno.stdin.readable,
     stdoutStream: () => nonClosingStream(Deno.stdout),
     stderrStream: () => nonClosingStream(Deno.stderr),
+    stdoutSink: () => Deno.stdout,
+    stderrSink: () => Deno.stderr,
     stdinIsTerminal: () => Deno.stdin.isTerminal(),
     stdoutIsTerminal: () => Deno.stdout.isTerminal(),
   };

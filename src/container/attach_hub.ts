@@ -20,6 +20,7 @@
  */
 import { InvalidArgumentError } from "../errors.ts";
 import type { LogStream } from "./logs.ts";
+import { type OutputSink, type SinkWriter, sinkWriter } from "../util/output_sink.ts";
 
 /** Bytes a client may lag behind the container before it is cut off (its writes queue). */
 const MAX_CLIENT_BACKLOG = 8 * 1024 * 1024;
@@ -39,9 +40,9 @@ export interface AttachHubOptions {
 
 /** Where one attachment's output goes. */
 export interface AttachOutput {
-  stdout?: WritableStream<Uint8Array> | null;
+  stdout?: OutputSink | null;
   /** Never used with a tty (the pty merges both streams). */
-  stderr?: WritableStream<Uint8Array> | null;
+  stderr?: OutputSink | null;
 }
 
 /** Options of an engine's `attach` (the in-process Engine and the API client alike). */
@@ -74,7 +75,7 @@ export interface AttachSubscription {
 }
 
 interface Subscriber {
-  writers: Partial<Record<LogStream, WritableStreamDefaultWriter<Uint8Array>>>;
+  writers: Partial<Record<LogStream, SinkWriter>>;
   chain: Promise<void>;
   backlog: number;
   finish(reason: "ended" | "gone"): void;
@@ -156,8 +157,8 @@ export class AttachHub {
     let resolve!: (r: "ended" | "gone") => void;
     const done = new Promise<"ended" | "gone">((r) => resolve = r);
     const writers: Subscriber["writers"] = {};
-    if (out.stdout) writers.stdout = out.stdout.getWriter();
-    if (out.stderr && !this.tty) writers.stderr = out.stderr.getWriter();
+    if (out.stdout) writers.stdout = sinkWriter(out.stdout);
+    if (out.stderr && !this.tty) writers.stderr = sinkWriter(out.stderr);
     let finished = false;
     const sub: Subscriber = {
       writers,
@@ -169,7 +170,7 @@ export class AttachHub {
         this.#subs.delete(sub);
         for (const w of Object.values(writers)) {
           try {
-            w.releaseLock();
+            w.release();
           } catch {
             // a write is still pending on a gone client: the lock goes with it
           }
@@ -221,8 +222,8 @@ export type AttachOutcome = "detached" | "exited" | "stdin-closed" | "gone" | "a
 export interface AttachSessionOptions {
   /** The client's input (absent: output only). */
   stdin?: ReadableStream<Uint8Array> | null;
-  stdout?: WritableStream<Uint8Array> | null;
-  stderr?: WritableStream<Uint8Array> | null;
+  stdout?: OutputSink | null;
+  stderr?: OutputSink | null;
   /**
    * Scans input for the detach sequence; `push` returns the bytes to forward and whether the
    * sequence completed (see runtime/terminal.ts `DetachKeyScanner`).

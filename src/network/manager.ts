@@ -793,7 +793,7 @@ export class NetworkManager {
       for (const a of rec.networks) await this.#dnsUnref(a.networkId, containerId);
     }
     this.ipam.releaseOwner(containerId);
-    await this.store.locked(() => this.store.deleteEndpoint(containerId));
+    if (rec) await this.store.locked(() => this.store.deleteEndpoint(containerId));
     if (errors.length > 0) {
       throw new AggregateError(errors, `Cannot fully detach container "${containerId}"`);
     }

@@ -58,8 +58,89 @@ function rlimitValue(n: number): bigint {
 }
 
 /**
- * Applies the process's credentials with `sys`, in order. Throws the underlying error with a
- * message naming the step (e.g. `Cannot set RLIMIT_NOFILE …: EPERM (…)`).
+ * Every value credential dropping needs, computed ahead: the init plans while it waits on the
+ * start gate, so only the syscalls remain between the gate and the exec.
+ */
+export interface CredentialPlan {
+  rlimits: { type: string; soft: bigint; hard: bigint }[];
+  /** Capabilities to drop from the bounding set, ascending. */
+  dropBounding: number[];
+  uid: number;
+  gid: number;
+  groups: readonly number[];
+  /** Absent: leave capabilities as they are (no capabilities object in the spec). */
+  caps?: { effective: bigint; permitted: bigint; inheritable: bigint; ambient: number[] };
+  noNewPrivs: boolean;
+}
+
+/**
+ * Plans the process's credentials. Capabilities outside `available` (the init's own bounding
+ * set) cannot be granted (e.g. `--privileged` on a host whose root lacks CAP_SYS_RESOURCE):
+ * what exists is granted, as Docker's "all capabilities" does.
+ */
+export function planCredentials(
+  proc: OciProcess,
+  lastCap = 40,
+  available: bigint = (1n << 64n) - 1n,
+): CredentialPlan {
+  const bits = (mask: bigint): number[] => {
+    const out: number[] = [];
+    for (let cap = 0; cap <= lastCap; cap++) if ((mask & (1n << BigInt(cap))) !== 0n) out.push(cap);
+    return out;
+  };
+  const caps = proc.capabilities;
+  // No capabilities object means "leave them as they are" (OCI); Docker always sends one.
+  let dropBounding: number[] = [];
+  let planned: CredentialPlan["caps"];
+  if (caps) {
+    const all = (1n << BigInt(lastCap + 1)) - 1n;
+    dropBounding = bits(all & ~(capMask(caps.bounding, lastCap) & available));
+    const ambient = capMask(caps.ambient, lastCap) & available;
+    planned = {
+      effective: capMask(caps.effective, lastCap) & available,
+      permitted: (capMask(caps.permitted, lastCap) | ambient) & available,
+      inheritable: (capMask(caps.inheritable, lastCap) | ambient) & available,
+      ambient: bits(ambient),
+    };
+  }
+  return {
+    rlimits: (proc.rlimits ?? []).map((r) => ({
+      type: r.type,
+      soft: rlimitValue(r.soft),
+      hard: rlimitValue(r.hard),
+    })),
+    dropBounding,
+    uid: proc.user.uid,
+    gid: proc.user.gid,
+    groups: proc.user.additionalGids ?? [],
+    ...(planned ? { caps: planned } : {}),
+    noNewPrivs: proc.noNewPrivileges === true,
+  };
+}
+
+/**
+ * Carries out a {@link planCredentials} plan with `sys`, in order. Throws the underlying error
+ * with a message naming the step (e.g. `Cannot set RLIMIT_NOFILE …: EPERM (…)`).
+ */
+export function applyCredentialPlan(plan: CredentialPlan, sys: CredentialSyscalls): void {
+  for (const r of plan.rlimits) sys.setRlimit(r.type, r.soft, r.hard);
+  for (const cap of plan.dropBounding) sys.dropBounding(cap);
+  const changingUid = plan.uid !== 0;
+  if (changingUid && plan.caps) sys.keepCaps(true);
+  sys.setgroups(plan.groups);
+  sys.setgid(plan.gid);
+  sys.setuid(plan.uid);
+  if (plan.caps) {
+    sys.capset(plan.caps.effective, plan.caps.permitted, plan.caps.inheritable);
+    for (const cap of plan.caps.ambient) sys.raiseAmbient(cap);
+    if (changingUid) sys.keepCaps(false);
+  }
+  if (plan.noNewPrivs) sys.noNewPrivs();
+}
+
+/**
+ * Applies the process's credentials with `sys`, in order ({@link planCredentials} then
+ * {@link applyCredentialPlan}).
  */
 export function applyCredentials(
   proc: OciProcess,
@@ -67,35 +148,5 @@ export function applyCredentials(
   lastCap = 40,
   available: bigint = (1n << 64n) - 1n,
 ): void {
-  for (const r of proc.rlimits ?? []) {
-    sys.setRlimit(r.type, rlimitValue(r.soft), rlimitValue(r.hard));
-  }
-  const caps = proc.capabilities;
-  // No capabilities object means "leave them as they are" (OCI); Docker always sends one.
-  // Capabilities outside the init's own bounding set cannot be granted (e.g. `--privileged` on a
-  // host whose root lacks CAP_SYS_RESOURCE): grant what exists, as Docker's "all capabilities" does.
-  const bounding = caps ? capMask(caps.bounding, lastCap) & available : undefined;
-  if (bounding !== undefined) {
-    for (let cap = 0; cap <= lastCap; cap++) {
-      if ((bounding & (1n << BigInt(cap))) === 0n) sys.dropBounding(cap);
-    }
-  }
-  const uid = proc.user.uid;
-  const changingUid = uid !== 0;
-  if (changingUid && caps) sys.keepCaps(true);
-  sys.setgroups(proc.user.additionalGids ?? []);
-  sys.setgid(proc.user.gid);
-  sys.setuid(uid);
-  if (caps) {
-    const ambient = capMask(caps.ambient, lastCap) & available;
-    const inheritable = (capMask(caps.inheritable, lastCap) | ambient) & available;
-    const permitted = (capMask(caps.permitted, lastCap) | ambient) & available;
-    const effective = capMask(caps.effective, lastCap) & available;
-    sys.capset(effective, permitted, inheritable);
-    for (let cap = 0; cap <= lastCap; cap++) {
-      if ((ambient & (1n << BigInt(cap))) !== 0n) sys.raiseAmbient(cap);
-    }
-    if (changingUid) sys.keepCaps(false);
-  }
-  if (proc.noNewPrivileges) sys.noNewPrivs();
+  applyCredentialPlan(planCredentials(proc, lastCap, available), sys);
 }

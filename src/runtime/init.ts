@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { NAMESPACE_FLAGS, unshare } from "../../ffi/namespace.ts";
+import { NAMESPACE_FLAGS, preloadNamespace, unshare } from "../../ffi/namespace.ts";
 import { errno } from "../../ffi/errno.ts";
 import {
   chdir,
@@ -21,6 +21,7 @@ import {
   O_CLOEXEC,
   O_RDWR,
   openFd,
+  preloadProcess,
   readFd,
   resetSignals,
   setCloexec,
@@ -30,15 +31,17 @@ import {
 } from "../../ffi/process.ts";
 import type { InitConfig, InitStatus } from "./init_config.ts";
 import { CONFIG_FD, GO_FD, KEEP_SRC_FD, KEPT_FD, STATUS_FD, WARM_ARG } from "./init_config.ts";
-import { recvFds } from "../../ffi/fd_passing.ts";
+import { preloadFdPassing, recvFds } from "../../ffi/fd_passing.ts";
+import { preloadMount } from "../../ffi/mount.ts";
 import { dup3 } from "../../ffi/io.ts";
-import { applyCredentials } from "./credentials.ts";
+import { applyCredentialPlan, type CredentialPlan, planCredentials } from "./credentials.ts";
 import { boundingSetOf, lastCap, mkdirWorkdir, realCredentialSyscalls } from "./init_syscalls.ts";
 import { execFailure, lookupExecutable } from "./exec_lookup.ts";
 import {
   attachPreparedSeccomp,
   type PreparedSeccomp,
   prepareSeccompFromSpec,
+  prewarmSeccomp,
 } from "./seccomp_load.ts";
 import { type CgroupHierarchy, hostCgroupHierarchies, pivotInto } from "./init_rootfs.ts";
 import { mountContainerFs, rootPathOf } from "./init_mounts.ts";
@@ -62,6 +65,40 @@ function report(status: InitStatus): void {
 function oneLine(err: unknown): string {
   const msg = err instanceof Error ? err.message : String(err);
   return msg.replace(/\s*\n\s*/g, " ");
+}
+
+let facts: { capLast: number; bounding: bigint } | undefined;
+/** The kernel's last capability and this process's bounding set (fixed for its life). */
+function hostFacts(): { capLast: number; bounding: bigint } {
+  facts ??= { capLast: lastCap(), bounding: boundingSetOf("/proc/self/status") };
+  return facts;
+}
+
+/**
+ * What a warm init does before it is claimed, so a start does not pay for it: the libc symbol
+ * sets of every later step (each dlopen'ed symbol costs ~0.1 ms) and the host facts.
+ */
+function prewarm(): void {
+  preloadProcess();
+  preloadFdPassing();
+  preloadNamespace();
+  preloadMount();
+  prewarmSeccomp();
+  const f = hostFacts();
+  // Compiles the planner (pure) so the real plan after the claim runs warm.
+  planCredentials(
+    {
+      user: { uid: 0, gid: 0 },
+      args: [],
+      env: [],
+      cwd: "/",
+      capabilities: { bounding: ["CAP_KILL"], effective: [], permitted: [], inheritable: [] },
+    },
+    f.capLast,
+    f.bounding,
+  );
+  // And the executable lookup, on a name that cannot exist (it only stats).
+  lookupExecutable("docker-ts-prewarm", ["PATH=/nonexistent-docker-ts"], { cwd: "/" });
 }
 
 let goConsumed = false;
@@ -164,6 +201,7 @@ function main(): void {
     let configFd = CONFIG_FD;
     let keepSrc: number | undefined;
     if (Deno.args.includes(WARM_ARG)) {
+      prewarm();
       ({ configFd, keepSrc } = claim());
       // Boot happened long before: stages count from the claim.
       timings.main = wallNow();
@@ -184,19 +222,25 @@ function main(): void {
   report({ t: "ready", timings });
 
   // While the engine records the start and opens the gate: everything of the last steps that
-  // changes nothing yet (decoding the filter, reading the capability facts, symbol lookups).
+  // gives nothing away yet (decoding the filter, planning the credentials, symbol lookups, the
+  // umask, signal dispositions and close-on-exec marks, which matter only at the exec).
   const proc = cfg.spec.process;
-  let prepared: { sec?: PreparedSeccomp; capLast: number; bounding: bigint } | undefined;
+  let prepared: { sec?: PreparedSeccomp; creds: CredentialPlan } | undefined;
   let prepareError: unknown;
   try {
+    const facts = hostFacts();
     prepared = {
       sec: prepareSeccompFromSpec(cfg.spec.linux.seccomp),
-      capLast: lastCap(),
-      bounding: boundingSetOf("/proc/self/status"),
+      creds: planCredentials(proc, facts.capLast, facts.bounding),
     };
+    umask(proc.user.umask ?? 0o022);
+    resetSignals();
+    cloexecFrom(3);
+    if (cfg.keep) setCloexec(KEPT_FD, false); // the one fd the command inherits on purpose
   } catch (err) {
     prepareError = err;
   }
+  const preparedAt = wallNow();
 
   // Blocks until start() writes the byte (we hold a writer too, so there is no EOF).
   let n = 0;
@@ -205,6 +249,7 @@ function main(): void {
   } catch {
     // fall through: not started
   }
+  const gateAt = wallNow();
   closeFd(gateFd);
   if (n !== 1) Deno.exit(125);
 
@@ -215,16 +260,13 @@ function main(): void {
     // init still has it (the default profile allows the credential calls that follow).
     const early = sec !== undefined && !proc.noNewPrivileges;
     if (early) attachPreparedSeccomp(sec);
-    applyCredentials(proc, realCredentialSyscalls, prepared.capLast, prepared.bounding);
-    umask(proc.user.umask ?? 0o022);
-    resetSignals();
-    cloexecFrom(3);
-    if (cfg.keep) setCloexec(KEPT_FD, false); // the one fd the command inherits on purpose
+    applyCredentialPlan(prepared.creds, realCredentialSyscalls);
     if (sec !== undefined && !early) attachPreparedSeccomp(sec);
   } catch (err) {
     report({ t: "error", stage: "setup", exitCode: 125, message: oneLine(err) });
     Deno.exit(125);
   }
+  report({ t: "exec", timings: { prepared: preparedAt, gate: gateAt, creds: wallNow() } });
   try {
     execve(exe.path, proc.args, proc.env);
   } catch (err) {

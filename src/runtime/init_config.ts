@@ -48,6 +48,15 @@ export interface InitConfig {
 /** One line of the status pipe, written by the init as JSON. */
 export type InitStatus =
   | {
+    /**
+     * Sent right before execve: wall-clock times (epoch ms) at which the last preparations
+     * before the gate ended (`prepared`), the gate opened (`gate`) and the credentials were
+     * dropped (`creds`), so the engine can split its exec stage.
+     */
+    t: "exec";
+    timings: { prepared: number; gate: number; creds: number };
+  }
+  | {
     t: "ready";
     /** Wall-clock times (epoch ms) at each stage end: main, mounts, pivot, setup, ready. */
     timings: Record<string, number>;

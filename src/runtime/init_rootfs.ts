@@ -7,12 +7,19 @@
  * @module
  */
 import {
+  AT_EMPTY_PATH,
+  AT_RECURSIVE,
   makedev,
   mkdirat,
   mknod,
   MNT_DETACH,
   mount,
+  MOUNT_ATTR_NODEV,
+  MOUNT_ATTR_NOEXEC,
+  MOUNT_ATTR_NOSUID,
+  MOUNT_ATTR_RDONLY,
   mountFlagsOf,
+  mountSetattr,
   MS_BIND,
   MS_NODEV,
   MS_NOEXEC,
@@ -260,28 +267,58 @@ function mountCgroups(
     return;
   }
   atTarget(rootFd, dest, false, (t) => mount("tmpfs", t, "tmpfs", baseFlags, "mode=755", dest));
-  for (const h of hier) {
-    const sub = `${dest}/${h.name}`;
-    mountHierarchy(rootFd, sub, h, baseFlags, binds?.[h.name]);
-    if (m.flags & MS_RDONLY) {
-      atTarget(rootFd, sub, false, (t) => remountReadonly(t, baseFlags, false, sub));
-    }
-    // Co-mounted controllers ("cpu,cpuacct") also answer to each name, as on the host.
-    if (h.name.includes(",")) {
-      for (const part of h.name.split(",")) {
-        atTarget(rootFd, dest, false, (t) => {
+  // Everything below is made in the tmpfs just mounted, which holds nothing of the image: its
+  // entries are named through one directory fd, with no resolution inside the rootfs.
+  const dirFd = openInRoot(rootFd, dest, false);
+  try {
+    const dir = fdPath(dirFd);
+    for (const h of hier) {
+      const sub = `${dest}/${h.name}`;
+      mkdirat(dirFd, h.name, 0o755);
+      const target = `${dir}/${h.name}`;
+      const bindFrom = binds?.[h.name];
+      if (bindFrom) mount(bindFrom, target, null, MS_BIND, null, sub);
+      else mount(h.fstype, target, h.fstype, baseFlags, h.options || null, sub);
+      // Co-mounted controllers ("cpu,cpuacct") also answer to each name, as on the host.
+      if (h.name.includes(",")) {
+        for (const part of h.name.split(",")) {
           try {
-            Deno.symlinkSync(h.name, `${t}/${part}`);
+            Deno.symlinkSync(h.name, `${dir}/${part}`);
           } catch {
             // the name exists already (a separate hierarchy): keep it
           }
-        });
+        }
       }
     }
+    if (m.flags & MS_RDONLY) readonlyTree(dirFd, dest, baseFlags, hier);
+  } finally {
+    closeFd(dirFd);
   }
-  if (m.flags & MS_RDONLY) {
-    atTarget(rootFd, dest, false, (t) => remountReadonly(t, baseFlags, false, dest));
+}
+
+/**
+ * Makes the cgroup view at `dirFd` read-only (with the tmpfs's nosuid/nodev/noexec on every
+ * bind): one recursive mount_setattr(2), or, on kernels without it, a remount per mount.
+ */
+function readonlyTree(
+  dirFd: number,
+  dest: string,
+  baseFlags: number,
+  hier: readonly CgroupHierarchy[],
+): void {
+  let attrs = MOUNT_ATTR_RDONLY;
+  if (baseFlags & MS_NOSUID) attrs |= MOUNT_ATTR_NOSUID;
+  if (baseFlags & MS_NODEV) attrs |= MOUNT_ATTR_NODEV;
+  if (baseFlags & MS_NOEXEC) attrs |= MOUNT_ATTR_NOEXEC;
+  try {
+    mountSetattr(dirFd, "", AT_EMPTY_PATH | AT_RECURSIVE, attrs, dest);
+    return;
+  } catch (err) {
+    if (!(err instanceof SyscallError && err.code === "ENOSYS")) throw err;
   }
+  const dir = fdPath(dirFd);
+  for (const h of hier) remountReadonly(`${dir}/${h.name}`, baseFlags, false, `${dest}/${h.name}`);
+  remountReadonly(dir, baseFlags, false, dest);
 }
 
 /**

@@ -840,9 +840,27 @@ export async function launch<S extends StdioPlan>(
         throw err;
       }
       removeFile(gatePath);
-      const reported = status.next().then((msg) => {
+      const wallStart = performance.timeOrigin + ts;
+      const reported = (async () => {
+        let msg = await status.next();
+        if (msg?.t === "exec") {
+          // The init's own split: gate wake-up, credentials (seccomp, caps, fds), then execve
+          // (until the status pipe closes on exec, or an error arrives).
+          const credsAt = msg.timings.creds;
+          // Preparations still running when the gate opened delay the exec: counted apart.
+          timings.prepareLate = Math.max(0, msg.timings.prepared - wallStart);
+          timings.gateWake = msg.timings.gate - Math.max(wallStart, msg.timings.prepared);
+          timings.creds = credsAt - msg.timings.gate;
+          msg = await status.next();
+          timings.execve = performance.timeOrigin + performance.now() - credsAt;
+        }
+        return msg;
+      })().then((msg) => {
         status.close();
         timings.exec = performance.now() - ts;
+        for (const k of ["prepareLate", "gateWake", "creds", "execve"] as const) {
+          if (timings[k] !== undefined) req.onTiming?.(`launch.${k}`, timings[k]);
+        }
         req.onTiming?.("launch.exec", timings.exec);
         execDone = true;
         if (msg?.t === "error") {

@@ -25,6 +25,7 @@ import {
   type WaitOptions,
 } from "../../src/engine_api.ts";
 import { Paths } from "../../src/paths.ts";
+import { type OutputSink, toWritable } from "../../src/util/output_sink.ts";
 import { ImageService } from "../../src/image/image_service.ts";
 import { LayerStore } from "../../src/storage/layer_store.ts";
 import { HostLayerFs } from "../../src/runtime/host_layer_fs.ts";
@@ -192,8 +193,8 @@ export class FakeEngine implements EngineApi {
     c.finishedAt = NEVER;
     const pumps: Promise<unknown>[] = [];
     if (io.stdin && c.options.interactive) io.stdin.pipeTo(child.stdin).catch(() => {});
-    const pump = (from: ReadableStream<Uint8Array>, to?: WritableStream<Uint8Array> | null) =>
-      to ? from.pipeTo(to, { preventClose: true }).catch(() => {}) : from.cancel();
+    const pump = (from: ReadableStream<Uint8Array>, to?: OutputSink | null) =>
+      to ? from.pipeTo(toWritable(to), { preventClose: true }).catch(() => {}) : from.cancel();
     pumps.push(pump(child.stdout, io.stdout));
     pumps.push(pump(child.stderr, io.stderr));
     const next = c.nextExit;

@@ -14,6 +14,7 @@ import type {
 } from "../../src/engine_api.ts";
 import { main } from "../../src/cli/main.ts";
 import { NotFoundError } from "../../src/errors.ts";
+import { sinkWriter } from "../../src/util/output_sink.ts";
 
 /** One recorded call. */
 export type Call = [string, ...unknown[]];
@@ -144,9 +145,9 @@ export function fakeEngine(overrides: Partial<EngineApi> = {}): EngineApi & { ca
     async run(o, io) {
       rec("run", o);
       io?.onCreated?.(CONTAINER_ID);
-      const w = io?.stdout?.getWriter();
+      const w = io?.stdout ? sinkWriter(io.stdout) : undefined;
       await w?.write(new TextEncoder().encode("hi\n"));
-      w?.releaseLock();
+      w?.release();
       return 3;
     },
     wait(id) {

@@ -15,9 +15,11 @@ import {
 } from "../../ffi/mount.ts";
 import { normalizeDestination, planMount, planRootfs } from "../../src/runtime/mount_plan.ts";
 import {
+  applyCredentialPlan,
   applyCredentials,
   capMask,
   type CredentialSyscalls,
+  planCredentials,
 } from "../../src/runtime/credentials.ts";
 import { execFailure, lookupExecutable, type StatFn } from "../../src/runtime/exec_lookup.ts";
 import { hostCgroupHierarchies } from "../../src/runtime/init_rootfs.ts";
@@ -122,6 +124,36 @@ Deno.test("credentials: root keeps Docker's caps; bounding dropped before the ui
   const rest = calls.filter((c) => !c.startsWith("drop ") && !c.startsWith("rlimit"));
   assert.deepEqual(rest, ["setgroups ", "setgid 0", "setuid 0", "capset a80425fb a80425fb 0"]);
   assert.ok(calls.indexOf("setuid 0") > calls.lastIndexOf(`drop ${drops.at(-1)}`));
+});
+
+Deno.test("credentials: the plan (made before the gate) makes no call and fails early on a bad name", () => {
+  const proc: OciProcess = {
+    user: { uid: 1000, gid: 1000, additionalGids: [10] },
+    args: ["sh"],
+    env: [],
+    cwd: "/",
+    capabilities: {
+      bounding: ["CAP_KILL", "CAP_CHOWN"],
+      effective: ["CAP_KILL"],
+      permitted: ["CAP_KILL"],
+      ambient: ["CAP_KILL"],
+    },
+  };
+  // Only CAP_KILL and CAP_CHOWN are available to the init: CAP_CHOWN stays, others drop.
+  const available = (1n << 5n) | (1n << 0n);
+  const plan = planCredentials(proc, 40, available);
+  assert.deepEqual(plan.dropBounding, [...Array(41).keys()].filter((c) => c !== 0 && c !== 5));
+  assert.deepEqual(plan.caps?.ambient, [5]);
+  assert.equal(plan.caps?.effective, 1n << 5n);
+  const viaPlan = recorder();
+  applyCredentialPlan(plan, viaPlan.sys);
+  const direct = recorder();
+  applyCredentials(proc, direct.sys, 40, available);
+  assert.deepEqual(viaPlan.calls, direct.calls);
+  assert.throws(
+    () => planCredentials({ ...proc, capabilities: { bounding: ["CAP_NOPE"] } }),
+    /Unknown capability "CAP_NOPE"/,
+  );
 });
 
 Deno.test("credentials: a non-root user with ambient caps uses keep-caps, then capset, then ambient", () => {
