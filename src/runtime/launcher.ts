@@ -145,8 +145,13 @@ export const GATE_NAME = "start.fifo";
 const INIT_PATH = new URL("./init.ts", import.meta.url);
 const WORKER_URL = new URL("./launch_worker.ts", import.meta.url);
 
-/** The Deno arguments of the init: everything it needs, nothing that costs boot time. */
-function initArgv(deno: string): string[] {
+/**
+ * The Deno arguments of the init: everything it needs, nothing that costs boot time. A warm init
+ * (booted ahead, off the start's path) also runs V8 single-threaded: its execve then has two
+ * fewer threads to take down (measured: execve 2.8 ms instead of 5.0 ms on 2 busy cores), for
+ * ~3 ms more boot, which a cold start would pay on its path.
+ */
+function initArgv(deno: string, warm = false): string[] {
   return [
     deno,
     "run",
@@ -155,7 +160,9 @@ function initArgv(deno: string): string[] {
     "--no-config",
     "--no-lock",
     "--quiet",
+    ...(warm ? ["--v8-flags=--single-threaded"] : []),
     decodeURIComponent(INIT_PATH.pathname),
+    ...(warm ? [WARM_ARG] : []),
   ];
 }
 
@@ -471,7 +478,7 @@ async function spawnWarm(hooks: WarmInitHooks): Promise<WarmInit> {
     const answers = runWorker(worker, {
       namespaces: WARM_NAMESPACES.map((type) => ({ type })),
       path: deno,
-      argv: [...initArgv(deno), WARM_ARG],
+      argv: initArgv(deno, true),
       env: initEnv(),
       fds: [devNull, devNull, devNull, statusW, initSock],
       warm: true,
