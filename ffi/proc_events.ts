@@ -29,6 +29,8 @@ const symbols = {
   recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
   /** int close(int fd);  close(2) */
   close: { parameters: ["i32"], result: "i32" },
+  /** int setsockopt(int fd, int level, int name, const void *val, socklen_t len);  setsockopt(2) */
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 function lib(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
@@ -45,6 +47,14 @@ const CN_VAL_PROC = 1;
 const NLMSG_DONE = 3;
 const PROC_CN_MCAST_LISTEN = 1;
 const PROC_EVENT_EXIT = 0x80000000;
+const SOL_SOCKET = 1;
+const SO_RCVBUF = 8;
+const SO_RCVBUFFORCE = 33;
+/**
+ * Room for a burst of events (each datagram costs ~1 KiB of socket memory): the connector
+ * reports every process on the host, and a lost exit is an exit code lost for good.
+ */
+const RCVBUF_BYTES = 4 * 1024 * 1024;
 const EINTR = 4;
 const EAGAIN = 11;
 const ENOBUFS = 105;
@@ -60,6 +70,14 @@ export interface ProcExit {
   tgid: number;
   /** The wait status word (decode with ffi/wait.ts `decodeWaitStatus`). */
   status: number;
+}
+
+/** Whether the running kernel's version is at least `major.minor`. */
+function kernelAtLeast(major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(Deno.osRelease());
+  if (!m) return false;
+  const [a, b] = [Number(m[1]), Number(m[2])];
+  return a > major || (a === major && b >= minor);
 }
 
 /**
@@ -80,14 +98,24 @@ export function openProcEvents(): number {
     if (lib().bind(fd, addr, 12) === -1) {
       throw new SyscallError("bind", errno(), { action: "Cannot bind the process events socket" });
     }
-    const msg = new Uint8Array(NLMSG_HDR + CN_MSG_HDR + 4);
+    // A bigger receive buffer (root may exceed rmem_max); best effort.
+    const size = new Uint8Array(new Int32Array([RCVBUF_BYTES]).buffer);
+    if (lib().setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, size, 4) === -1) {
+      lib().setsockopt(fd, SOL_SOCKET, SO_RCVBUF, size, 4);
+    }
+    // Linux ≥ 6.6 takes struct proc_input { op, event_type }: exits only, a fraction of the
+    // traffic. Older kernels ignore a subscription that is not exactly the 4-byte op.
+    const filtered = kernelAtLeast(6, 6);
+    const payload = filtered ? 8 : 4;
+    const msg = new Uint8Array(NLMSG_HDR + CN_MSG_HDR + payload);
     const m = new DataView(msg.buffer);
     m.setUint32(0, msg.length, true); // nlmsg_len
     m.setUint16(4, NLMSG_DONE, true); // nlmsg_type
     m.setUint32(NLMSG_HDR + 0, CN_IDX_PROC, true); // cn_msg.id.idx
     m.setUint32(NLMSG_HDR + 4, CN_VAL_PROC, true); // cn_msg.id.val
-    m.setUint16(NLMSG_HDR + 16, 4, true); // cn_msg.len
+    m.setUint16(NLMSG_HDR + 16, payload, true); // cn_msg.len
     m.setUint32(NLMSG_HDR + CN_MSG_HDR, PROC_CN_MCAST_LISTEN, true);
+    if (filtered) m.setUint32(NLMSG_HDR + CN_MSG_HDR + 4, PROC_EVENT_EXIT, true);
     for (;;) {
       const n = Number(lib().send(fd, msg, BigInt(msg.length), 0));
       if (n === msg.length) break;

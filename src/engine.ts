@@ -9,7 +9,7 @@
 import { traceExit } from "./runtime/exit_tracer.ts";
 import { procExitWatcher } from "./runtime/proc_exit_watcher.ts";
 import { lazyImport } from "./util/lazy_import.ts";
-import { sinkWriter, toWritable } from "./util/output_sink.ts";
+import { guardSink, type OutputSink, sinkWriter, toWritable } from "./util/output_sink.ts";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import type { CgroupDriver, CgroupHandle } from "./cgroups/types.ts";
@@ -37,6 +37,8 @@ import {
   type LoginOptions,
   type NetworkCreateOptions,
   type NetworkInspect,
+  type OutputWriteError,
+  outputWriteError,
   type PullOptions,
   type RemoveOptions,
   type RunIo,
@@ -1101,23 +1103,44 @@ export class Engine implements EngineApi {
     }
     tick("run.create");
     const rm = this.#store.get(id).record.options.rm;
+    // With onOutputError "end", the caller's stdout or stderr failing (a closed pipe) ends the
+    // run with that error, as docker's CLI does; in-process nobody would be left to watch the
+    // container, so it is killed (and removed, with rm) like an aborted run.
+    const outputFailed = new AbortController();
+    let outputError: OutputWriteError | undefined;
+    const guards: { release(): void }[] = [];
+    const guarded = (sink: OutputSink | null | undefined, stream: "stdout" | "stderr") => {
+      if (!sink || io.onOutputError !== "end") return sink;
+      const g = guardSink(sink, (err) => {
+        outputError ??= outputWriteError(err, stream);
+        outputFailed.abort(outputError);
+        return outputError;
+      });
+      guards.push(g);
+      return g.sink;
+    };
+    const signal = io.signal
+      ? AbortSignal.any([io.signal, outputFailed.signal])
+      : outputFailed.signal;
     try {
       io.onCreated?.(id);
       io.signal?.throwIfAborted();
       const live = await this.#startResolved(id, {
         stdin: io.stdin,
-        stdout: io.stdout,
-        stderr: io.stderr,
+        stdout: guarded(io.stdout, "stdout"),
+        stderr: guarded(io.stderr, "stderr"),
         consoleSize: io.consoleSize,
-        signal: io.signal,
+        signal,
         onTiming: io.onTiming,
       });
       tick("run.start");
       const code = live ? await live.done : await this.wait(id);
       tick("run.wait");
+      if (outputError) throw outputError;
       io.signal?.throwIfAborted();
       return code;
     } finally {
+      for (const g of guards) g.release();
       if (rm) {
         await this.remove(id, { force: true }).catch(() => {});
         tick("run.remove");
@@ -1939,6 +1962,7 @@ function inspectOf(c: StoredContainer, status: ContainerStatus, spec: OciSpec): 
       Privileged: o.privileged,
       ReadonlyRootfs: o.readOnly,
       CapAdd: o.capAdd.length ? o.capAdd : null,
+      GroupAdd: o.groupAdd.length ? o.groupAdd : null,
       CapDrop: o.capDrop.length ? o.capDrop : null,
       Dns: o.dns,
       DnsSearch: o.dnsSearch,

@@ -34,6 +34,27 @@ export class ContainerExecError extends DockerTsError {
   }
 }
 
+/**
+ * The container's output could not be written to the caller (its stdout is a closed pipe, say).
+ * As with docker's CLI, the run ends with exit code 1 and the container keeps running.
+ */
+export class OutputWriteError extends DockerTsError {
+  readonly exitCode = 1;
+  constructor(message: string, options?: ErrorOptions) {
+    super("Internal", message, options);
+  }
+}
+
+/** docker's wording for a failed write of the container's output (`write /dev/stdout: …`). */
+export function outputWriteError(err: unknown, stream: "stdout" | "stderr"): OutputWriteError {
+  if (err instanceof OutputWriteError) return err;
+  const why = err instanceof Deno.errors.BrokenPipe
+    ? "broken pipe"
+    : (err as Error)?.message ?? String(err);
+  // The message says it all: the cause would only repeat it on the CLI's error line.
+  return new OutputWriteError(`write /dev/${stream}: ${why}`);
+}
+
 // ---------------------------------------------------------------------------------------------
 // Images
 
@@ -145,6 +166,13 @@ export interface RunIo extends StdioStreams {
   signal?: AbortSignal;
   /** Called once the container exists, e.g. so the caller can forward signals with `kill`. */
   onCreated?: (id: string) => void;
+  /**
+   * What a failed write to `stdout`/`stderr` does. `"continue"` (default): the container runs on
+   * and its log stays whole, as under dockerd; `run` resolves at its exit. `"end"` (docker's
+   * CLI): `run` rejects at once with {@link OutputWriteError} — through a daemon the container
+   * runs on there; in-process, with nobody left to watch it, it is killed (and removed with rm).
+   */
+  onOutputError?: "continue" | "end";
   onTiming?: TimingCallback;
 }
 
@@ -222,6 +250,7 @@ export interface ContainerInspect {
     Privileged: boolean;
     ReadonlyRootfs: boolean;
     CapAdd: string[] | null;
+    GroupAdd: string[] | null;
     CapDrop: string[] | null;
     Dns: string[];
     DnsSearch: string[];

@@ -194,6 +194,7 @@ export class ExecManager {
         args: o.cmd,
         env: o.env ?? [],
         user: o.user,
+        groupAdd: c.record.options.groupAdd,
         cwd: o.workdir,
         privileged: o.privileged ?? false,
         seccomp: spec.linux.seccomp,

@@ -33,6 +33,8 @@ import {
   type LogsOptions,
   type NetworkCreateOptions,
   type NetworkInspect,
+  OutputWriteError,
+  outputWriteError,
   type PruneOptions,
   type PruneReport,
   type PullOptions,
@@ -51,7 +53,7 @@ import type { TarStreamEntry } from "../image/tar_writer.ts";
 import { parseBytes, parseNanoCpus } from "../spec/size_parse.ts";
 import { ConnReader } from "./http_server.ts";
 import { demuxStream, FrameDecoder } from "./stream_framing.ts";
-import { type OutputSink, sinkWriter } from "../util/output_sink.ts";
+import { type ByteWriter, guardSink, type OutputSink } from "../util/output_sink.ts";
 import {
   type AttachOutcome,
   type ContainerAttachOptions,
@@ -174,6 +176,7 @@ export function createBodyFromRunOptions(
       Privileged: o.privileged ?? false,
       ReadonlyRootfs: o.readOnly ?? false,
       CapAdd: o.capAdd ?? [],
+      GroupAdd: o.groupAdd ?? [],
       CapDrop: o.capDrop ?? [],
       SecurityOpt: o.securityOpt ?? [],
       Ulimits: (o.ulimits ?? []).map((u) => {
@@ -608,6 +611,18 @@ export class Client implements EngineApi {
       const output = wantsIo
         ? (await this.#attach(id, io, options.tty === true)).output
         : Promise.resolve();
+      // With onOutputError "end", the caller's sink failing (a closed stdout) ends the run at
+      // once, as docker's CLI does; the container runs on in the daemon. Handled from here on,
+      // so a failed write is never an unhandled rejection.
+      const outputFailed = output.then(
+        () => new Promise<never>(() => {}),
+        (err) => {
+          if (err instanceof OutputWriteError && io.onOutputError === "end") throw err;
+          // Output lost (or the stream broke): the container runs on; the wait still answers.
+          return new Promise<never>(() => {});
+        },
+      );
+      outputFailed.catch(() => {});
       const waiting = this.wait(id, { condition: options.rm ? "removed" : "next-exit" });
       if (io.consoleSize) {
         await this.#noContent("POST", `/containers/${id}/resize`, {
@@ -630,7 +645,10 @@ export class Client implements EngineApi {
         }
         throw err;
       }
-      const code = await waiting;
+      const code = await Promise.race([waiting, outputFailed]).catch((err) => {
+        waiting.catch(() => {});
+        throw err;
+      });
       await output.catch(() => {});
       io.signal?.throwIfAborted();
       return code;
@@ -1354,19 +1372,38 @@ async function readResponse(conn: Deno.UnixConn, head = false): Promise<DaemonRe
   return new DaemonResponse(Number(m[1]), headers, conn, reader, head);
 }
 
-/** Copies a container's output (raw with a tty, else framed) into the caller's sinks. */
+/**
+ * Copies a container's output (raw with a tty, else framed) into the caller's sinks. A failed
+ * write rejects with {@link OutputWriteError}; a broken stream with its own error.
+ */
 async function pumpOutput(
   r: DaemonResponse,
   tty: boolean,
   sinks: { stdout?: OutputSink | null; stderr?: OutputSink | null },
 ): Promise<void> {
-  if (!tty) return await demuxStream(r, sinks);
-  if (!sinks.stdout) return;
-  const w = sinkWriter(sinks.stdout);
+  const writers: { release(): void }[] = [];
+  const guarded = (
+    sink: OutputSink | null | undefined,
+    stream: "stdout" | "stderr",
+  ): ByteWriter | undefined => {
+    if (!sink) return undefined;
+    const g = guardSink(sink, (err) => outputWriteError(err, stream));
+    writers.push(g);
+    return g.sink;
+  };
   try {
-    for await (const chunk of r) await w.write(chunk);
+    if (!tty) {
+      await demuxStream(r, {
+        stdout: guarded(sinks.stdout, "stdout"),
+        stderr: guarded(sinks.stderr, "stderr"),
+      });
+      return;
+    }
+    const out = guarded(sinks.stdout, "stdout");
+    if (!out) return;
+    for await (const chunk of r) await out.write(chunk);
   } finally {
-    w.release();
+    for (const w of writers) w.release();
   }
 }
 

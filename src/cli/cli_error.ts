@@ -62,7 +62,8 @@ export function exitCodeFor(err: unknown, engineCode: number): number {
   // The container's command could not run: 126 (cannot execute) or 127 (not found), as docker.
   if (err instanceof DockerTsError && "exitCode" in err) {
     const code = (err as DockerTsError & { exitCode: unknown }).exitCode;
-    if (code === 126 || code === 127) return code;
+    // 1: the output could not be written (OutputWriteError), as docker's CLI.
+    if (code === 126 || code === 127 || code === 1) return code;
   }
   return engineCode;
 }

@@ -31,7 +31,7 @@ import {
 } from "../../ffi/process.ts";
 import { fchown } from "../../ffi/fs.ts";
 import { type FileAction, posixSpawn, preloadSpawn } from "../../ffi/spawn.ts";
-import { resolveUser } from "../spec/user.ts";
+import { resolveGroupAdd, resolveUser } from "../spec/user.ts";
 import { applyCredentials, type CredentialSyscalls } from "./credentials.ts";
 import { realCredentialSyscalls } from "./init_syscalls.ts";
 import { execFailure, lookupExecutable } from "./exec_lookup.ts";
@@ -51,6 +51,8 @@ export interface ExecWorkerRequest {
   args: string[];
   env: string[];
   user?: string;
+  /** The container's `--group-add` entries: Docker adds them to every exec's groups. */
+  groupAdd?: string[];
   cwd?: string;
   /** Full capabilities, as `exec --privileged`. */
   privileged: boolean;
@@ -202,10 +204,14 @@ function execIn(req: ExecWorkerRequest): ExecWorkerReply {
     for (const j of joins) setns(j.fd, j.type, j.path);
 
     // Inside the container's view from here on.
+    const groupFile = readOr("/etc/group");
     const user = resolveUser(req.user ?? userSpecOf(req.process), {
       passwd: readOr("/etc/passwd"),
-      group: readOr("/etc/group"),
+      group: groupFile,
     });
+    for (const gid of resolveGroupAdd(req.groupAdd ?? [], groupFile)) {
+      if (!user.additionalGids.includes(gid)) user.additionalGids.push(gid);
+    }
     let env = mergeEnv(req.process.env, req.env);
     if (!env.some((e) => e.startsWith("HOME="))) env = [...env, `HOME=${user.home}`];
     const cwd = req.cwd || req.process.cwd || "/";

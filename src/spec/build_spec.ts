@@ -13,7 +13,7 @@ import { resolveCapabilities } from "../security/capabilities.ts";
 import { MASKED_PATHS, READONLY_PATHS } from "../security/paths.ts";
 import { type EnvLookup, mergeEnv, readEnvFile, resolveEnvFlags } from "./env_file.ts";
 import { type MountSpec, type RunOptions, ULIMIT_NAMES } from "./run_options.ts";
-import { resolveUser } from "./user.ts";
+import { resolveGroupAdd, resolveUser } from "./user.ts";
 
 /** The `config` part of an OCI/Docker image config that matters for running. */
 export interface ImageRunConfig {
@@ -392,10 +392,14 @@ export function buildSpec(input: BuildSpecInput): OciSpec {
   const hostNetwork = options.network === "host";
   const hostname = options.hostname ??
     (hostNetwork ? (input.hostHostname ?? Deno.hostname()) : id.slice(0, 12));
+  const groupFile = input.readRootfsFile("/etc/group");
   const user = resolveUser(options.user ?? (image.User || undefined), {
     passwd: input.readRootfsFile("/etc/passwd"),
-    group: input.readRootfsFile("/etc/group"),
+    group: groupFile,
   });
+  for (const gid of resolveGroupAdd(options.groupAdd ?? [], groupFile)) {
+    if (!user.additionalGids.includes(gid)) user.additionalGids.push(gid);
+  }
   const env = buildEnv({ imageEnv: image.Env, options, hostname, home: user.home, lookupEnv });
   const cwd = options.workdir || image.WorkingDir || "/";
   const caps = resolveCapabilities(options);

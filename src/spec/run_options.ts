@@ -391,6 +391,8 @@ export type RunOptionsInput = {
   networkAliases?: string[];
   capAdd?: string[];
   capDrop?: string[];
+  /** `--group-add`: more supplementary groups, by name (the image's /etc/group) or gid. */
+  groupAdd?: string[];
   privileged?: boolean;
   securityOpt?: string[];
   /** `nofile=1024:2048` */
@@ -434,6 +436,7 @@ export type RunOptionsRaw =
       | "network"
       | "capAdd"
       | "capDrop"
+      | "groupAdd"
       | "privileged"
       | "securityOpt"
       | "ulimits"
@@ -478,6 +481,7 @@ export const RunOptionsSchema: z.ZodType<RunOptionsRaw, RunOptionsInput> = z.str
   networkAliases: strList.optional(),
   capAdd: strList.default([]),
   capDrop: strList.default([]),
+  groupAdd: strList.default([]),
   privileged: z.boolean().default(false),
   securityOpt: strList.default([]),
   ulimits: strList.default([]),
@@ -535,6 +539,8 @@ export interface RunOptions {
   networkAliases: string[];
   capAdd: string[];
   capDrop: string[];
+  /** `--group-add` entries as given (resolved against the image's /etc/group at create). */
+  groupAdd: string[];
   privileged: boolean;
   security: SecurityOptions;
   ulimits: Ulimit[];
@@ -620,6 +626,7 @@ export function parseRunOptions(input: unknown): RunOptions {
     networkAliases: raw.networkAliases ?? [],
     capAdd: raw.capAdd,
     capDrop: raw.capDrop,
+    groupAdd: raw.groupAdd,
     privileged: raw.privileged,
     security: parseSecurityOpts(raw.securityOpt),
     ulimits: raw.ulimits.map(parseUlimit),

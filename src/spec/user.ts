@@ -146,3 +146,30 @@ export function resolveUser(
   }
   return { uid, gid, additionalGids, home };
 }
+
+/**
+ * Resolves `--group-add` entries against the container's /etc/group content: a name must have an
+ * entry; a number is taken as a gid with or without one (Docker's rules and messages).
+ *
+ * @example
+ * ```ts
+ * import { resolveGroupAdd } from "./user.ts";
+ * console.assert(resolveGroupAdd(["staff", "4242"], "staff:x:50:\n").join() === "50,4242");
+ * ```
+ */
+export function resolveGroupAdd(entries: readonly string[], group: string | null): number[] {
+  const groups = parseGroup(group);
+  const out: number[] = [];
+  for (const entry of entries) {
+    const n = numeric(entry);
+    const g = n === undefined ? groups.find((x) => x.name === entry) : undefined;
+    if (n === undefined && !g) {
+      throw new InvalidArgumentError(
+        `Unable to find group ${entry}: no matching entries in group file`,
+      );
+    }
+    const gid = g ? g.gid : checkRange(n!);
+    if (!out.includes(gid)) out.push(gid);
+  }
+  return out;
+}

@@ -54,6 +54,30 @@ export function sinkWriter(sink: OutputSink): SinkWriter {
   };
 }
 
+/**
+ * `sink` as a writer whose failures are mapped by `onError` (which also learns of the failure
+ * first, e.g. to stop the producer). `release()` unlocks a stream sink.
+ */
+export function guardSink(
+  sink: OutputSink,
+  onError: (err: unknown) => Error,
+): { sink: ByteWriter; release(): void } {
+  const w = sinkWriter(sink);
+  return {
+    sink: {
+      async write(p: Uint8Array): Promise<number> {
+        try {
+          await w.write(p);
+        } catch (err) {
+          throw onError(err);
+        }
+        return p.length;
+      },
+    },
+    release: () => w.release(),
+  };
+}
+
 /** `sink` as a WritableStream; a writer is wrapped (closing the wrapper leaves it open). */
 export function toWritable(sink: OutputSink): WritableStream<Uint8Array>;
 export function toWritable(

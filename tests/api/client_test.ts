@@ -32,6 +32,7 @@ Deno.test("client: run options survive the trip through Docker's create body", (
     volumes: ["/src:/dst:ro"],
     tmpfs: ["/run:size=1m"],
     capAdd: ["NET_ADMIN"],
+    groupAdd: ["staff", "5"],
     ulimits: ["nofile=10:20"],
     memory: 64 * 1024 * 1024,
     cpus: "1.5",
@@ -52,6 +53,7 @@ Deno.test("client: run options survive the trip through Docker's create body", (
       ulimits: options.ulimits,
       memory: options.memory,
       cpus: options.cpus,
+      groupAdd: options.groupAdd,
       flags: [
         options.tty,
         options.interactive,
@@ -71,6 +73,7 @@ Deno.test("client: run options survive the trip through Docker's create body", (
       ulimits: input.ulimits,
       memory: input.memory,
       cpus: 1.5,
+      groupAdd: ["staff", "5"],
       flags: [true, true, true, "none", "1000:1000", "/tmp"],
     },
   );

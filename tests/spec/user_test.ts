@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { InvalidArgumentError } from "../../src/errors.ts";
-import { resolveUser } from "../../src/spec/user.ts";
+import { resolveGroupAdd, resolveUser } from "../../src/spec/user.ts";
 
 const passwd = [
   "root:x:0:0:root:/root:/bin/sh",
@@ -80,4 +80,17 @@ Deno.test("user: unknown names give Docker's messages", () => {
     () => resolveUser("root", { passwd: null, group: null }),
     /unable to find user root/,
   );
+});
+
+Deno.test("user: --group-add takes names from the image's group file and any gid", () => {
+  const group = "root:x:0:\nstaff:x:50:app\nvideo:x:44:\n";
+  assert.deepEqual(resolveGroupAdd(["video", "5", "staff", "44"], group), [44, 5, 50]);
+  assert.deepEqual(resolveGroupAdd([], null), []);
+  assert.deepEqual(resolveGroupAdd(["4242"], null), [4242]);
+  assert.throws(() => resolveGroupAdd(["nosuch"], group), (e: unknown) => {
+    assert.ok(e instanceof InvalidArgumentError);
+    assert.equal(e.message, "Unable to find group nosuch: no matching entries in group file");
+    return true;
+  });
+  assert.throws(() => resolveGroupAdd(["4294967296"], group), /out of range|range/);
 });

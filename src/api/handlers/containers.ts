@@ -63,6 +63,7 @@ const HostConfigSchema = z.looseObject({
   Privileged: z.boolean().nullish(),
   ReadonlyRootfs: z.boolean().nullish(),
   CapAdd: strList,
+  GroupAdd: strList,
   CapDrop: strList,
   SecurityOpt: strList,
   Ulimits: z.array(z.looseObject({ Name: z.string(), Soft: z.number(), Hard: z.number() }))
@@ -254,6 +255,7 @@ export function runOptionsFromCreateBody(body: unknown, name?: string | null): C
     // "default" is left unset so the daemon's default network (`--bridge none`) applies.
     network: h.NetworkMode && h.NetworkMode !== "default" ? h.NetworkMode : undefined,
     capAdd: h.CapAdd ?? [],
+    groupAdd: h.GroupAdd ?? [],
     capDrop: h.CapDrop ?? [],
     privileged: h.Privileged ?? false,
     securityOpt: h.SecurityOpt ?? [],

@@ -63,6 +63,8 @@ export const command: Command = {
     const runWith = (ready: RunOptionsInput): Promise<number> =>
       engine.run(ready, {
         ...attachment.streams,
+        // docker's CLI: a closed stdout ends the run with "write /dev/stdout: broken pipe".
+        onOutputError: "end",
         signal: attachment.signal,
         onCreated: (id) => attachment.setContainer(id),
       });
