@@ -1119,9 +1119,11 @@ export class Engine implements EngineApi {
       guards.push(g);
       return g.sink;
     };
-    const signal = io.signal
-      ? AbortSignal.any([io.signal, outputFailed.signal])
-      : outputFailed.signal;
+    // Only an "end" run needs the combined signal; others pass the caller's as it is.
+    let signal = io.signal;
+    if (io.onOutputError === "end") {
+      signal = io.signal ? AbortSignal.any([io.signal, outputFailed.signal]) : outputFailed.signal;
+    }
     try {
       io.onCreated?.(id);
       io.signal?.throwIfAborted();

@@ -1260,13 +1260,7 @@ class DaemonResponse implements AsyncIterable<Uint8Array> {
           this.close();
           return null;
         }
-        const chunk = await reader.readSome(this.#left);
-        if (!chunk) {
-          this.close();
-          throw new UnavailableError("The daemon ended a response early");
-        }
-        this.#left -= chunk.length;
-        return chunk.slice();
+        return await this.#takeBody("The daemon ended a response early");
       }
       case "chunked": {
         while (this.#left === 0) {
@@ -1285,16 +1279,22 @@ class DaemonResponse implements AsyncIterable<Uint8Array> {
             return null;
           }
         }
-        const chunk = await reader.readSome(this.#left);
-        if (!chunk) {
-          this.close();
-          throw new UnavailableError("The daemon ended a chunked response early");
-        }
-        this.#left -= chunk.length;
-        if (this.#left === 0) await reader.readLine();
-        return chunk.slice();
+        const chunk = await this.#takeBody("The daemon ended a chunked response early");
+        if (this.#left === 0) await reader.readLine(); // the chunk's CRLF
+        return chunk;
       }
     }
+  }
+
+  /** Up to `#left` body bytes (a copy); a connection that ends first is `early`'s error. */
+  async #takeBody(early: string): Promise<Uint8Array> {
+    const chunk = await this.#reader.readSome(this.#left);
+    if (!chunk) {
+      this.close();
+      throw new UnavailableError(early);
+    }
+    this.#left -= chunk.length;
+    return chunk.slice();
   }
 
   async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {

@@ -9,7 +9,7 @@ import type { EngineApi } from "../engine_api.ts";
 import { InvalidArgumentError } from "../errors.ts";
 import { DEFAULT_RUNROOT } from "../paths.ts";
 import { joinPath } from "../util/path.ts";
-import type { OutputSink } from "../util/output_sink.ts";
+import { type OutputSink, toWritable } from "../util/output_sink.ts";
 
 /** The process's standard streams as the CLI uses them. */
 export interface CliIo {
@@ -63,25 +63,15 @@ function writeAllSync(file: { writeSync(p: Uint8Array): number }, data: string |
   }
 }
 
-function nonClosingStream(
-  file: { write(p: Uint8Array): Promise<number> },
-): WritableStream<Uint8Array> {
-  return new WritableStream<Uint8Array>({
-    async write(chunk): Promise<void> {
-      let rest = chunk;
-      while (rest.length > 0) rest = rest.subarray(await file.write(rest));
-    },
-  });
-}
-
 /** The real process stdio. */
 export function processIo(): CliIo {
   return {
     writeOut: (data) => writeAllSync(Deno.stdout, data),
     writeErr: (data) => writeAllSync(Deno.stderr, data),
     stdin: () => Deno.stdin.readable,
-    stdoutStream: () => nonClosingStream(Deno.stdout),
-    stderrStream: () => nonClosingStream(Deno.stderr),
+    // toWritable wraps without ever closing the descriptor.
+    stdoutStream: () => toWritable(Deno.stdout),
+    stderrStream: () => toWritable(Deno.stderr),
     stdoutSink: () => Deno.stdout,
     stderrSink: () => Deno.stderr,
     stdinIsTerminal: () => Deno.stdin.isTerminal(),
