@@ -1270,7 +1270,14 @@ export class Engine implements EngineApi {
    * SIGKILL to a paused container also unpauses it, as dockerd does.
    */
   async #thawAfterKill(id: string): Promise<void> {
-    const c = this.#store.get(id);
+    let c: StoredContainer;
+    try {
+      c = this.#store.get(id);
+    } catch (err) {
+      // Killed, exited and auto-removed already (--rm): the kill did its job.
+      if (err instanceof NotFoundError) return;
+      throw err;
+    }
     if (!c.state.paused) return;
     const driver = await this.#cgroupDriver().catch(() => null);
     if (driver) {
@@ -1333,7 +1340,15 @@ export class Engine implements EngineApi {
     }
     const deadline = performance.now() + ms;
     while (performance.now() < deadline) {
-      const st = this.#status(this.#store.get(id));
+      let c: StoredContainer;
+      try {
+        c = this.#store.get(id);
+      } catch (err) {
+        // Removed meanwhile (its daemon auto-removed it): gone indeed.
+        if (err instanceof NotFoundError) return true;
+        throw err;
+      }
+      const st = this.#status(c);
       if (st !== "running" && st !== "paused") return true;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -84,7 +84,8 @@ Deno.test({
       // As with dockerd: the container keeps running; --rm removes it once it is stopped.
       const ps = await d.cli(["ps", "--format", "{{.Names}}"]);
       assert.equal(ps.stdout, "yes\n");
-      assert.equal((await d.cli(["kill", "yes"])).code, 0);
+      const k = await d.cli(["kill", "yes"]);
+      assert.equal(k.code, 0, k.stderr);
       await until(async () => (await d.cli(["ps", "-aq"])).stdout === "");
     } finally {
       await d.stop();
