@@ -15,6 +15,8 @@ export const PROCESS_SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   /** ssize_t read(int fd, void *buf, size_t n);  read(2) */
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  /** int poll(struct pollfd *fds, nfds_t nfds, int timeout); poll(2) */
+  poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   /** ssize_t write(int fd, const void *buf, size_t n);  write(2) */
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   /** int fcntl(int fd, int cmd, int arg);  fcntl(2) */

@@ -110,6 +110,37 @@ export function readFd(fd: number, buf: Uint8Array<ArrayBuffer>): number {
 }
 
 /**
+ * Blocks until `fd` is readable, or until `watchFd` reports an error or hang-up (poll(2) with no
+ * requested events: for the write end of a pipe, POLLERR means its last reader is gone).
+ * Returns true when `fd` is readable, false when `watchFd` failed first. Retries EINTR.
+ */
+export function waitReadableUnless(fd: number, watchFd: number): boolean {
+  // struct pollfd { int fd; short events; short revents; } × 2
+  const buf = new Uint8Array(16);
+  const view = new DataView(buf.buffer);
+  view.setInt32(0, fd, true);
+  view.setInt16(4, POLLIN, true);
+  view.setInt32(8, watchFd, true);
+  view.setInt16(12, 0, true);
+  for (;;) {
+    const n = lib().poll(buf, 2n, -1);
+    if (n === -1) {
+      const e = errno();
+      if (e === 4) continue;
+      throw new SyscallError("poll", e, { path: `fd ${fd}` });
+    }
+    const readable = view.getInt16(6, true) & (POLLIN | POLLHUP);
+    if (readable) return true;
+    if (view.getInt16(14, true) & (POLLERR | POLLHUP | POLLNVAL)) return false;
+  }
+}
+
+const POLLIN = 0x1;
+const POLLERR = 0x8;
+const POLLHUP = 0x10;
+const POLLNVAL = 0x20;
+
+/**
  * read(2) on a blocking pool thread, so the caller's event loop keeps running. errno is lost on
  * that path (DENO-FACTS 9): a failure is reported as -1. Keep such reads short-lived: the pool
  * has 32 threads per runtime.

@@ -920,7 +920,11 @@ export class Engine implements EngineApi {
       };
       this.#store.writeState(id, state, { durable: !record.options.rm });
       tick("start.state");
-      const live = this.#supervise(id, proc, stdio, cgroup, options, relayLog, hub);
+      const live = this.#supervise(id, proc, stdio, cgroup, options, {
+        log: relayLog,
+        hub,
+        bridged: usesBridge(record.options),
+      });
       this.supervisor.track(id, live.done);
       tick("start.supervise");
       try {
@@ -947,7 +951,7 @@ export class Engine implements EngineApi {
     } catch (err) {
       if ((err as { kind?: string }).kind !== "Conflict") throw err;
       // Left over from a previous run of this container (engine crashed): replace it.
-      await driver.open(name).remove();
+      await lifecycle.removeStoppedCgroup(driver.open(name));
       return driver.create(name, spec.linux.resources);
     }
   }
@@ -982,8 +986,12 @@ export class Engine implements EngineApi {
     stdio: StdioLike,
     cgroup: CgroupHandle | undefined,
     options: StartOptions,
-    log?: { logs: ContainerLogs; ready: Promise<unknown> },
-    hub?: AttachHub,
+    { log, hub, bridged }: {
+      log?: { logs: ContainerLogs; ready: Promise<unknown> };
+      hub?: AttachHub;
+      /** Attached to a bridge or user network: its endpoint is detached at the exit. */
+      bridged: boolean;
+    },
   ): Live {
     const pumps: Promise<unknown>[] = [];
     const stdinStop = new AbortController();
@@ -1051,7 +1059,8 @@ export class Engine implements EngineApi {
         await cgroup.remove().then(() => this.#cgroupGone.add(id), () => {});
       }
       tick("exit.cgroup");
-      if (this.#net) await (await this.#net).detach(id).catch(() => {});
+      // Only a bridge-mode container has an endpoint (`network connect` needs one).
+      if (this.#net && bridged) await (await this.#net).detach(id).catch(() => {});
       try {
         fs.rmSync(this.paths.runContainer(id), { recursive: true, force: true });
       } catch {
@@ -1391,7 +1400,7 @@ export class Engine implements EngineApi {
     }
     assertCanDo("remove", status, id);
     tick("remove.check");
-    await this.#store.locked(id, async () => {
+    const { purged } = await this.#store.locked(id, async () => {
       tick("remove.lock");
       const driver = this.#cgroupGone.delete(id)
         ? null
@@ -1402,7 +1411,7 @@ export class Engine implements EngineApi {
           "",
         );
         try {
-          await driver.open(name).remove();
+          await lifecycle.removeStoppedCgroup(driver.open(name));
         } catch {
           // no cgroup left: the normal case
         }
@@ -1411,14 +1420,19 @@ export class Engine implements EngineApi {
       if (usesBridge(c.record.options)) await (await this.network()).detach(id).catch(() => {});
       fs.rmSync(this.paths.runContainer(id), { recursive: true, force: true });
       tick("remove.run");
-      this.#store.delete(id);
+      const purged = this.#store.deleteLater(id);
       tick("remove.delete");
       this.#supervisor?.forget(id);
       this.#exec?.forgetContainer(id);
+      // Wrapped: a returned promise would be awaited under the lock.
+      return { purged };
     });
     tick("remove");
+    // Unlisted now: `wait --condition removed` (docker run --rm) answers while the files go.
     for (const wake of this.#removed.get(id) ?? []) wake();
     this.#removed.delete(id);
+    await purged;
+    tick("remove.purge");
   }
 
   /** {@inheritDoc EngineApi.list} */
@@ -1426,7 +1440,18 @@ export class Engine implements EngineApi {
     const rows = this.#list(options);
     if (rows.some((r) => r.State === "running")) {
       const net = await this.network();
-      for (const r of rows) r.Ports = summaryPorts(net.endpoint(r.Id));
+      for (const r of rows) {
+        const ep = net.endpoint(r.Id);
+        r.Ports = summaryPorts(ep);
+        // A running container's networks include those it was connected to since.
+        if (r.State === "running" && ep?.networks.length) {
+          r.NetworkSettings = {
+            Networks: Object.fromEntries(
+              ep.networks.map((a) => [a.networkName, { NetworkID: a.networkId, IPAddress: a.ip }]),
+            ),
+          };
+        }
+      }
     }
     if (options.size) await this.#addSizes(rows);
     return rows;
@@ -1456,7 +1481,7 @@ export class Engine implements EngineApi {
   }
 
   #list(options: { all?: boolean }): ContainerSummary[] {
-    const out: ContainerSummary[] = [];
+    const out: { created: number; row: ContainerSummary }[] = [];
     for (const id of this.#store.ids()) {
       let c: StoredContainer;
       try {
@@ -1466,10 +1491,11 @@ export class Engine implements EngineApi {
       }
       const status = this.#status(c);
       if (!options.all && status !== "running" && status !== "paused") continue;
-      out.push(this.#summary(c, status));
+      out.push({ created: Date.parse(c.record.created), row: this.#summary(c, status) });
     }
-    out.sort((a, b) => b.Created - a.Created);
-    return out;
+    // Newest first by the full creation time: `Created` has whole seconds only.
+    out.sort((a, b) => b.created - a.created);
+    return out.map((r) => r.row);
   }
 
   #summary(c: StoredContainer, status: ContainerStatus): ContainerSummary {
@@ -1486,6 +1512,8 @@ export class Engine implements EngineApi {
       Labels: record.labels,
       Ports: [],
       Mounts: inspectMounts(record),
+      HostConfig: { NetworkMode: record.options.network ?? "bridge" },
+      NetworkSettings: { Networks: configuredNetworks(record.options.network ?? "bridge") },
     };
   }
 
@@ -1697,7 +1725,8 @@ export class Engine implements EngineApi {
         await this.#startResolved(id, {});
       },
       removeCgroup: async (id) => {
-        await (await lifecycle.containerCgroup(this.#lifecycle(), id))?.remove();
+        const handle = await lifecycle.containerCgroup(this.#lifecycle(), id);
+        if (handle) await lifecycle.removeStoppedCgroup(handle);
       },
       autoRemove: async (id) => {
         const tick = this.#timer();
@@ -2033,6 +2062,12 @@ function inspectOf(c: StoredContainer, status: ContainerStatus, spec: OciSpec): 
     Mounts: inspectMounts(record),
     NetworkSettings: { Ports: {}, Networks: o.network === "host" ? { host: {} } : { none: {} } },
   };
+}
+
+/** The networks a container was created on, as `ps` lists them before it runs. */
+function configuredNetworks(mode: string): Record<string, Record<string, unknown>> {
+  const m = networkModeKind(mode);
+  return m.kind === "container" ? {} : { [m.name]: {} };
 }
 
 /** Whether a process with this pid runs (a zombie, already out of its cgroups, does not). */

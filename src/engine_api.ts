@@ -197,6 +197,10 @@ export interface ContainerSummary {
   Labels: Record<string, string>;
   Ports: { IP?: string; PrivatePort: number; PublicPort?: number; Type: string }[];
   Mounts: InspectMount[];
+  /** As dockerd lists it: the network mode the container was created with. */
+  HostConfig?: { NetworkMode: string };
+  /** The networks it is on (keys only matter to `ps`; the values are dockerd's endpoints). */
+  NetworkSettings?: { Networks: Record<string, Record<string, unknown>> };
 }
 
 /** A mount as inspect shows it. */

@@ -64,6 +64,22 @@ export async function containerCgroup(
   return driver.open(name);
 }
 
+/**
+ * Removes the cgroup of a container that is not running. Anything still in it is a leftover of
+ * ours (an init whose engine died before its start gate, say): killed first, as `runc delete
+ * --force` does, so the removal cannot fail with EBUSY and leave the container unstartable.
+ */
+export async function removeStoppedCgroup(handle: CgroupHandle): Promise<void> {
+  let left: number[] = [];
+  try {
+    left = handle.pids();
+  } catch {
+    // no such cgroup: nothing to kill
+  }
+  if (left.length > 0) await handle.killAll("SIGKILL").catch(() => {});
+  await handle.remove();
+}
+
 // ---------------------------------------------------------------------------------------------
 // Detached stdio
 

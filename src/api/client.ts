@@ -657,6 +657,11 @@ export class Client implements EngineApi {
     }
   }
 
+  /** The daemon's `GET /version` answer. */
+  serverVersion(): Promise<ServerVersion> {
+    return this.#json("GET", "/version");
+  }
+
   /** {@inheritDoc EngineApi.wait} */
   async wait(id: string, options: WaitOptions = {}): Promise<number> {
     const r = await this.#call("POST", `/containers/${id}/wait`, {
@@ -1430,6 +1435,18 @@ function statHeader(h: HeaderMap, path: string): import("../engine_api.ts").Cont
 }
 
 const TRACE = Deno.env.get("DOCKER_TS_TRACE") === "1";
+
+/** What `GET /version` answers (the fields the CLI shows). */
+export interface ServerVersion {
+  Version: string;
+  ApiVersion: string;
+  MinAPIVersion?: string;
+  Os: string;
+  Arch: string;
+  KernelVersion: string;
+  GoVersion?: string;
+  Platform?: { Name: string };
+}
 
 function isDirectory(p: string): boolean {
   try {

@@ -162,6 +162,25 @@ export async function mustOutliveCli(verb: string, args: readonly string[]): Pro
  * must outlive the CLI, which start a daemon (detached, idle-exiting) and go through it.
  * `DOCKER_TS_AUTOSTART=0` keeps those in-process too.
  */
+/**
+ * The daemon this CLI would talk to, as a client, or null when none answers (`-H` or
+ * `DOCKER_TS_HOST` name one explicitly: that one is returned whether it answers or not).
+ */
+export async function daemonClient(
+  o: Pick<EngineChoice, "host" | "env" | "runroot">,
+): Promise<import("../api/client.ts").Client | null> {
+  const explicit = o.host || o.env("DOCKER_TS_HOST");
+  const { Client } = await lazyImport<typeof import("../api/client.ts")>(
+    new URL("../api/client.ts", import.meta.url),
+  );
+  if (explicit) return new Client({ socket: socketOfHost(explicit) });
+  const socket = defaultSocket(o.runroot);
+  const { daemonAnswers } = await lazyImport<typeof import("./daemon_autostart.ts")>(
+    new URL("./daemon_autostart.ts", import.meta.url),
+  );
+  return await daemonAnswers(socket) ? new Client({ socket }) : null;
+}
+
 export async function createCliEngine(o: EngineChoice): Promise<EngineApi> {
   const explicit = o.host || o.env("DOCKER_TS_HOST");
   const { Client } = await lazyImport<typeof import("../api/client.ts")>(

@@ -475,11 +475,36 @@ const FUNCS: Record<string, Fn> = {
 // ---------------------------------------------------------------------------------------------
 // Execution
 
+/**
+ * Fields whose values are maps of user data (label keys, port keys, network names…): a key
+ * missing there prints `<no value>` even when missing keys are errors, as docker's typed
+ * structs hold them as Go maps.
+ */
+const USER_MAPS = new Set([
+  "Annotations",
+  "Containers",
+  "Data",
+  "ExposedPorts",
+  "Labels",
+  "Networks",
+  "Options",
+  "PortBindings",
+  "Ports",
+  "StorageOpt",
+  "Sysctls",
+  "Tmpfs",
+  "Volumes",
+]);
+
 class Exec {
   #vars: Array<[string, unknown]> = [];
   #out = "";
-  constructor(root: unknown) {
+  readonly #root: unknown;
+  readonly #options: TemplateOptions;
+  constructor(root: unknown, options: TemplateOptions) {
     this.#vars.push(["$", root]);
+    this.#root = root;
+    this.#options = options;
   }
   get output(): string {
     return this.#out;
@@ -598,26 +623,56 @@ class Exec {
   chain(value: unknown, path: string[], base: string): unknown {
     let cur = value;
     let seen = base;
+    let parent: string | undefined;
     for (const name of path) {
       seen += `.${name}`;
-      cur = field(cur, name, seen);
+      const next = field(cur, name, seen);
+      if (next === NO_VALUE && cur !== NO_VALUE && this.#options.missingKey === "error") {
+        this.#missing(cur, name, seen, parent);
+      }
+      cur = next;
+      parent = name;
     }
     return cur;
   }
+
+  /** docker's errors for a field its typed value does not have (see {@link TemplateOptions}). */
+  #missing(obj: unknown, name: string, seen: string, parent: string | undefined): void {
+    if (parent !== undefined && USER_MAPS.has(parent)) return;
+    const at = `template: executing "" at <${seen}>: `;
+    const type = this.#options.typeName;
+    if (type !== undefined && obj === this.#root) {
+      throw new TemplateError(`${at}can't evaluate field ${name} in type ${type}`);
+    }
+    throw new TemplateError(`${at}map has no entry for key "${name}"`);
+  }
+}
+
+/** How a {@link GoTemplate} treats a field the data does not have. */
+export interface TemplateOptions {
+  /**
+   * `"error"`: fail, as docker does for `inspect` (its fallback runs with missingkey=error) and
+   * for the typed rows of `ps`/`images`. Default: print `<no value>` (decoded JSON in Go).
+   */
+  missingKey?: "error";
+  /** The Go type docker names in "can't evaluate field" errors on the root value. */
+  typeName?: string;
 }
 
 /** A parsed template, reusable for many values. */
 export class GoTemplate {
   #nodes: Node[];
+  readonly #options: TemplateOptions;
 
   /** Parses `source`; throws {@link TemplateError} on a syntax error. */
-  constructor(source: string) {
+  constructor(source: string, options: TemplateOptions = {}) {
     this.#nodes = new Parser(split(source)).list([]).nodes;
+    this.#options = options;
   }
 
   /** Executes the template against `data` and returns the text. */
   execute(data: unknown): string {
-    const exec = new Exec(data);
+    const exec = new Exec(data, this.#options);
     exec.walk(this.#nodes, data);
     return exec.output;
   }

@@ -48,6 +48,11 @@ export interface ListFormat {
   defaultTable: string;
   /** Header text per field name (`ID` → `CONTAINER ID`). */
   headers: Record<string, string>;
+  /**
+   * The Go type of docker's row (`*formatter.ContainerContext`): when given, a field the row
+   * does not have is an error naming it, as docker's typed rows make it.
+   */
+  typeName?: string;
 }
 
 /**
@@ -61,9 +66,10 @@ export function renderList(rows: readonly unknown[], spec: ListFormat): string {
     : spec.format;
   if (format === "json") format = "{{json .}}";
   format = unescapeFormat(format);
+  const options = spec.typeName ? { missingKey: "error" as const, typeName: spec.typeName } : {};
   if (format.startsWith("table")) {
     const body = format.slice("table".length).replace(/^\s/, "");
-    const tmpl = new GoTemplate(body);
+    const tmpl = new GoTemplate(body, options);
     // The header row is the same template run over an object whose every field is its header
     // text, which is how docker derives it.
     const label = (key: string | symbol): string =>
@@ -83,6 +89,6 @@ export function renderList(rows: readonly unknown[], spec: ListFormat): string {
     const flat = lines.join("\n").split("\n");
     return alignTabs(flat).join("\n") + "\n";
   }
-  const tmpl = new GoTemplate(format);
+  const tmpl = new GoTemplate(format, options);
   return rows.map((r) => tmpl.execute(r) + "\n").join("");
 }

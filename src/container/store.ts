@@ -284,19 +284,38 @@ export class ContainerStore {
    * then removed. Idempotent.
    */
   delete(id: string): void {
-    const dir = this.dir(id);
-    const gone = `${this.#paths.containersDir}/.removing-${id}`;
-    try {
-      Deno.renameSync(dir, gone);
-    } catch (err) {
-      if (!(err instanceof Deno.errors.NotFound)) throw err;
-    }
+    const gone = this.#unlist(id);
     try {
       Deno.removeSync(gone, { recursive: true });
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) throw err;
     }
+  }
+
+  /**
+   * {@link delete} in two steps: the container is gone from every listing when this returns;
+   * its files are removed off the calling thread by the returned promise. A crash in between
+   * leaves a `.removing-*` directory for {@link sweepIncomplete}.
+   */
+  deleteLater(id: string): Promise<void> {
+    const gone = this.#unlist(id);
+    return Deno.remove(gone, { recursive: true }).catch((err) => {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    });
+  }
+
+  #unlist(id: string): string {
+    const gone = `${this.#paths.containersDir}/.removing-${id}`;
+    try {
+      Deno.renameSync(this.dir(id), gone);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
     removeQuietly(this.#containerLock(id));
+    // The log lock (logs.ts) goes with the logs: a locker racing this removal locks a fresh
+    // file, which only ever guards the files being deleted.
+    removeQuietly(`${this.#paths.locksDir}/${id}.log.lock`);
+    return gone;
   }
 
   /**

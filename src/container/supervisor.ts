@@ -489,9 +489,13 @@ export class Supervisor {
         fs.rmSync(paths.runContainer(id), { recursive: true, force: true });
         if (c.state.startedAt !== null) await this.#host.removeCgroup(id).catch(() => {});
       }
-      if (deriveStatus(store.get(id).state) === "exited") {
-        this.#maybeRestart(id, store.get(id).state.exitCode, 0, true);
+      if (deriveStatus(store.get(id).state) !== "exited") continue;
+      if (c.record.options.rm) {
+        // As dockerd restores: an auto-remove container found stopped is removed.
+        await this.#host.autoRemove(id).catch(() => {});
+        continue;
       }
+      this.#maybeRestart(id, store.get(id).state.exitCode, 0, true);
     }
     // Runtime directories of containers that no longer exist.
     try {

@@ -11,6 +11,7 @@ import type { RunOptions } from "../spec/run_options.ts";
 import type { AttachRequest, NetworkManager } from "./manager.ts";
 import { type EndpointRecord, pidHasOwnNetns } from "./network_store.ts";
 import { portBindingsOf, type PortSpec, publishAllSpecs } from "./port_spec.ts";
+import { InvalidArgumentError, NotFoundError } from "../errors.ts";
 
 /** Parses a network mode (`--network`) into a kind and name. */
 export function networkModeKind(
@@ -101,12 +102,18 @@ export async function checkNetworkMode(
   resolveContainer: (ref: string) => string,
 ): Promise<void> {
   const mode = networkModeKind(options.network);
-  if (mode.kind === "container") resolveContainer(mode.name);
-  else if (mode.kind === "bridge") {
-    const m = await manager();
-    await m.getNetwork(mode.name);
-    // A bad --ip is refused before the container exists, as Docker does (exit 125, no leftover).
-    if (options.ip !== undefined) await m.checkRequestedIp(mode.name, options.ip);
+  try {
+    if (mode.kind === "container") resolveContainer(mode.name);
+    else if (mode.kind === "bridge") await (await manager()).getNetwork(mode.name);
+  } catch (err) {
+    // A bad request, not a missing resource: docker's CLI reads any 404 from create as "no such
+    // image" and goes to pull it (dockerd itself only fails such a container at its start).
+    if (err instanceof NotFoundError) throw new InvalidArgumentError(err.message, { cause: err });
+    throw err;
+  }
+  // A bad --ip is refused before the container exists, as Docker does (exit 125, no leftover).
+  if (mode.kind === "bridge" && options.ip !== undefined) {
+    await (await manager()).checkRequestedIp(mode.name, options.ip);
   }
 }
 

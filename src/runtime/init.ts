@@ -27,6 +27,7 @@ import {
   setCloexec,
   sethostname,
   umask,
+  waitReadableUnless,
   writeFd,
 } from "../../ffi/process.ts";
 import type { InitConfig, InitStatus } from "./init_config.ts";
@@ -242,10 +243,12 @@ function main(): void {
   }
   const preparedAt = wallNow();
 
-  // Blocks until start() writes the byte (we hold a writer too, so there is no EOF).
+  // Blocks until start() writes the byte (we hold a writer too, so there is no EOF), or until
+  // the engine is gone (the status pipe lost its reader): an engine killed between "ready" and
+  // the gate must not leave this init waiting in the container's cgroup forever.
   let n = 0;
   try {
-    n = readFd(gateFd, new Uint8Array(1));
+    if (waitReadableUnless(gateFd, STATUS_FD)) n = readFd(gateFd, new Uint8Array(1));
   } catch {
     // fall through: not started
   }

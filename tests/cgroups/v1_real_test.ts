@@ -4,7 +4,9 @@
  */
 import assert from "node:assert/strict";
 import { requires } from "../_helpers/requires.ts";
+import * as fs from "node:fs";
 import { delay, readTrim, withRealCgroups } from "./_real.ts";
+import { removeStoppedCgroup } from "../../src/engine_lifecycle.ts";
 
 const ROOT = "/sys/fs/cgroup";
 const MiB = 1024 * 1024;
@@ -218,3 +220,21 @@ function exists(p: string): boolean {
     return false;
   }
 }
+
+Deno.test({
+  name: "cgroups v1 real: a stopped container's cgroup with a leftover process is emptied, removed",
+  ...needs,
+  fn: () =>
+    withRealCgroups(ROOT, async (fx) => {
+      // An init left waiting by a dead engine: plain remove() would fail with EBUSY.
+      const cg = fx.create("leftover");
+      const child = fx.spawn(["sleep", "600"]);
+      cg.addProcess(child.pid);
+      assert.deepEqual(cg.pids(), [child.pid]);
+      await removeStoppedCgroup(cg);
+      assert.equal((await child.status).signal, "SIGKILL");
+      for (const dir of Object.values(cg.paths)) assert.equal(fs.existsSync(dir), false, dir);
+      // Removing a cgroup that is already gone is not an error.
+      await removeStoppedCgroup(cg);
+    }),
+});

@@ -159,6 +159,14 @@ Deno.test("create, get, resolve by id, prefix and name, delete", async () => {
     store.delete(a);
     assert.throws(() => store.get(a), NotFoundError);
     assert.deepEqual(store.ids(), [b]);
+    // deleteLater: unlisted (and its name free) at once, files gone when the promise settles.
+    const purged = store.deleteLater(b);
+    assert.throws(() => store.get(b), NotFoundError);
+    assert.throws(() => store.resolve(rb.name), NotFoundError);
+    assert.deepEqual(store.ids(), []);
+    await purged;
+    assert.deepEqual(fs.readdirSync(paths.containersDir), []);
+    await store.deleteLater(b);
   });
 });
 

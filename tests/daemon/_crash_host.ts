@@ -16,9 +16,16 @@ for (
       "trap 'exit 0' TERM; i=0; while true; do echo line$i; i=$((i+1)); sleep 0.1; done",
     ]],
     ["short", ["sh", "-c", "sleep 1; echo bye; exit 3"]],
+    ["shortrm", ["sh", "-c", "sleep 1; exit 4"]],
   ] as const
 ) {
-  const { Id } = await engine.create({ image: "busybox", network: "none", name, cmd: [...cmd] });
+  const { Id } = await engine.create({
+    image: "busybox",
+    network: "none",
+    name,
+    cmd: [...cmd],
+    rm: name === "shortrm",
+  });
   await engine.start(Id);
   ids[name] = Id;
 }

@@ -34,7 +34,7 @@ Deno.test({
       }
       reader.releaseLock();
       host.stdout.cancel().catch(() => {});
-      const ids = JSON.parse(text.trim()) as { long: string; short: string };
+      const ids = JSON.parse(text.trim()) as { long: string; short: string; shortrm: string };
       await new Promise((r) => setTimeout(r, 300));
       host.kill("SIGKILL");
       await host.status;
@@ -53,9 +53,12 @@ Deno.test({
       engine2 = new Engine({ root: t.root, runroot: t.runroot });
       const rec = await engine2.recover();
       assert.deepEqual(rec.adopted, [ids.long]);
-      assert.deepEqual(rec.exited, [ids.short]);
+      assert.deepEqual(rec.exited.toSorted(), [ids.short, ids.shortrm].toSorted());
       const ps = await engine2.list({ all: true });
       const byName = Object.fromEntries(ps.map((c) => [c.Names[0], c]));
+      // An auto-remove container that exited while nobody watched is removed, as dockerd does.
+      assert.equal(byName["/shortrm"], undefined);
+      await assert.rejects(engine2.inspect(ids.shortrm), /No such container/);
       assert.equal(byName["/long"].State, "running");
       assert.match(byName["/short"].Status, /^Exited \(unknown\)/);
       const shortLogs = await collectLogs(engine2.logs(ids.short));

@@ -32,7 +32,7 @@ Deno.test({
       }
       reader.releaseLock();
       host.stdout.cancel().catch(() => {});
-      const ids = JSON.parse(text.trim()) as { long: string; short: string };
+      const ids = JSON.parse(text.trim()) as { long: string; short: string; shortrm: string };
       host.kill("SIGKILL");
       await host.status;
       host = undefined;
@@ -41,7 +41,7 @@ Deno.test({
       const recoveredAt = Date.now();
       engine2 = new Engine({ root: t.root, runroot: t.runroot });
       const rec = await engine2.recover();
-      assert.deepEqual(rec.exited, [ids.short]);
+      assert.deepEqual(rec.exited.toSorted(), [ids.short, ids.shortrm].toSorted());
       const info = await engine2.inspect(ids.short);
       assert.equal(info.State.Status, "exited");
       assert.equal(info.State.ExitCode, -1);

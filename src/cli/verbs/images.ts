@@ -208,6 +208,7 @@ export const command: Command = {
       format: str(parsed, "format"),
       defaultTable,
       headers: HEADERS,
+      typeName: "*formatter.ImageContext",
     }));
     return 0;
   },

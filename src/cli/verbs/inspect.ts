@@ -69,7 +69,9 @@ export function inspectCommand(fixedKind: Kind): Command {
       }
       const format = str(parsed, "format");
       const template = format && format !== "json"
-        ? new GoTemplate(unescapeFormat(format))
+        // docker runs a template its typed value cannot take again on the raw JSON, with
+        // missingkey=error: a misspelt field fails instead of printing "<no value>".
+        ? new GoTemplate(unescapeFormat(format), { missingKey: "error" })
         : undefined;
       const engine = await ctx.engine();
       const found: unknown[] = [];

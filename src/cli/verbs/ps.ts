@@ -85,7 +85,7 @@ export function psRow(
     Names: names.join(","),
     Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
     Mounts: (c.Mounts ?? []).map((m) => m.Source || m.Destination).join(","),
-    Networks: "",
+    Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort().join(","),
     LocalVolumes: "0",
   };
   return Object.fromEntries(Object.keys(row).sort().map((k) => [k, row[k]]));
@@ -167,6 +167,7 @@ export const command: Command = {
       // docker appends the SIZE column to its default table with --size.
       defaultTable: size ? `${DEFAULT_TABLE}\t{{.Size}}` : DEFAULT_TABLE,
       headers: HEADERS,
+      typeName: "*formatter.ContainerContext",
     }));
     return 0;
   },

@@ -8,6 +8,7 @@ import type { Command } from "../command.ts";
 import { str } from "../command.ts";
 import { renderTemplate } from "../go_template.ts";
 import { unescapeFormat } from "../table.ts";
+import { daemonClient } from "../context.ts";
 
 /** The API version docker-ts speaks. */
 export const API_VERSION = "1.41";
@@ -44,7 +45,25 @@ export const command: Command = {
       Os: Deno.build.os,
       Arch: arch(),
     };
-    const data = { Client: component, Server: { ...component, KernelVersion: kernel() } };
+    // The server is the daemon when one serves this CLI (as docker asks dockerd), else the
+    // engine this process would run in-process.
+    const client = await daemonClient(ctx);
+    let server: {
+      Version: string;
+      ApiVersion: string;
+      Os: string;
+      Arch: string;
+      KernelVersion: string;
+    };
+    let serverName = "docker-ts (in-process engine)";
+    if (client) {
+      const v = await client.serverVersion();
+      server = v;
+      serverName = v.Platform?.Name ?? "docker-ts";
+    } else {
+      server = { ...component, KernelVersion: kernel() };
+    }
+    const data = { Client: component, Server: server };
     const format = str(parsed, "format");
     if (format) {
       ctx.io.writeOut(
@@ -57,11 +76,11 @@ export const command: Command = {
     ctx.io.writeOut(
       "Client:\n" + row("Version", VERSION) + row("API version", API_VERSION) +
         row("Deno version", Deno.version.deno) + row("OS/Arch", osArch) +
-        "\nServer: docker-ts (in-process engine)\n Engine:\n" +
-        ("  " + row("Version", VERSION).trimStart()) +
-        ("  " + row("API version", API_VERSION).trimStart()) +
-        ("  " + row("OS/Arch", osArch).trimStart()) +
-        ("  " + row("Kernel Version", kernel()).trimStart()),
+        `\nServer: ${serverName}\n Engine:\n` +
+        ("  " + row("Version", server.Version).trimStart()) +
+        ("  " + row("API version", server.ApiVersion).trimStart()) +
+        ("  " + row("OS/Arch", `${server.Os}/${server.Arch}`).trimStart()) +
+        ("  " + row("Kernel Version", server.KernelVersion).trimStart()),
     );
     return 0;
   },
