@@ -51,15 +51,11 @@ import {
 import { parsePublish, portBindingsOf } from "../network/port_spec.ts";
 import type { TarStreamEntry } from "../image/tar_writer.ts";
 import { parseBytes, parseNanoCpus } from "../spec/size_parse.ts";
-import { ConnReader } from "./http_server.ts";
+import { ConnReader } from "./conn_reader.ts";
 import { demuxStream, FrameDecoder } from "./stream_framing.ts";
 import { type ByteWriter, guardSink, type OutputSink } from "../util/output_sink.ts";
-import {
-  type AttachOutcome,
-  type ContainerAttachOptions,
-  DetachKeyScanner,
-  parseDetachKeys,
-} from "../container/attach_hub.ts";
+import type { AttachOutcome, ContainerAttachOptions } from "../container/attach_hub.ts";
+import { DetachKeyScanner, parseDetachKeys } from "../container/detach_keys.ts";
 
 const encoder = new TextEncoder();
 

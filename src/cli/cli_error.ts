@@ -5,7 +5,7 @@
  * @module
  */
 import { DockerTsError } from "../errors.ts";
-import { TemplateError } from "./go_template.ts";
+import { TemplateError } from "./template_error.ts";
 
 /** An error the CLI raises itself, with the exit code to use and optional trailing usage text. */
 export class CliError extends Error {

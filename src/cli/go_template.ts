@@ -11,13 +11,9 @@
  * @module
  */
 
-/** A template that failed to parse or execute; the message is one line. */
-export class TemplateError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "TemplateError";
-  }
-}
+import { TemplateError } from "./template_error.ts";
+
+export { TemplateError };
 
 // ---------------------------------------------------------------------------------------------
 // Lexing
