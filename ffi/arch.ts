@@ -24,6 +24,10 @@ export interface SyscallNumbers {
   ptrace: number;
   pidfd_getfd: number;
   mount_setattr: number;
+  move_mount: number;
+  fsopen: number;
+  fsconfig: number;
+  fsmount: number;
 }
 
 const TABLES: Record<string, SyscallNumbers> = {
@@ -44,6 +48,10 @@ const TABLES: Record<string, SyscallNumbers> = {
     ptrace: 101,
     pidfd_getfd: 438,
     mount_setattr: 442,
+    move_mount: 429,
+    fsopen: 430,
+    fsconfig: 431,
+    fsmount: 432,
   },
   aarch64: {
     setresuid: 147,
@@ -62,6 +70,10 @@ const TABLES: Record<string, SyscallNumbers> = {
     ptrace: 117,
     pidfd_getfd: 438,
     mount_setattr: 442,
+    move_mount: 429,
+    fsopen: 430,
+    fsconfig: 431,
+    fsmount: 432,
   },
 };
 

@@ -73,6 +73,8 @@ export const MOUNT_SYMBOLS = {
   mount: { parameters: ["buffer", "buffer", "buffer", "u64", "buffer"], result: "i32" },
   /** int umount2(const char *target, int flags);  umount(2) */
   umount2: { parameters: ["buffer", "i32"], result: "i32" },
+  /** int close(int fd);  close(2) (of the fsopen context fd) */
+  close: { parameters: ["i32"], result: "i32" },
   /** int mknod(const char *path, mode_t mode, dev_t dev);  mknod(2) */
   mknod: { parameters: ["buffer", "u32", "u64"], result: "i32" },
   /** int mkdirat(int dirfd, const char *path, mode_t mode);  mkdir(2) */
@@ -89,6 +91,22 @@ export const MOUNT_SYMBOLS = {
   mount_setattr: {
     name: "syscall",
     parameters: ["i64", "i32", "buffer", "u32", "buffer", "usize"],
+    result: "i64",
+  },
+  /** long syscall(SYS_fsopen, const char *fsname, unsigned flags);  fsopen(2) */
+  fsopen: { name: "syscall", parameters: ["i64", "buffer", "u32"], result: "i64" },
+  /** long syscall(SYS_fsconfig, int fd, unsigned cmd, const char *key, const void *value, int aux) */
+  fsconfig: {
+    name: "syscall",
+    parameters: ["i64", "i32", "u32", "buffer", "buffer", "i32"],
+    result: "i64",
+  },
+  /** long syscall(SYS_fsmount, int fd, unsigned flags, unsigned attr_flags);  fsmount(2) */
+  fsmount: { name: "syscall", parameters: ["i64", "i32", "u32", "u32"], result: "i64" },
+  /** long syscall(SYS_move_mount, int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags) */
+  move_mount: {
+    name: "syscall",
+    parameters: ["i64", "i32", "buffer", "i32", "buffer", "u32"],
     result: "i64",
   },
 } as const satisfies Deno.ForeignLibraryInterface;

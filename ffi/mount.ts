@@ -200,6 +200,79 @@ export function mountSetattr(
   }
 }
 
+const FSOPEN_CLOEXEC = 1;
+const FSCONFIG_SET_FLAG = 0;
+const FSCONFIG_SET_STRING = 1;
+const FSCONFIG_CMD_CREATE = 6;
+const FSMOUNT_CLOEXEC = 1;
+const MOVE_MOUNT_F_EMPTY_PATH = 0x4;
+const MOVE_MOUNT_T_SYMLINKS = 0x10;
+
+/**
+ * A new filesystem instance, mounted nowhere (fsopen/fsconfig/fsmount, Linux ≥ 5.2): returns
+ * an O_CLOEXEC fd of its root, which {@link moveMount} attaches later, in any mount namespace
+ * its caller may change. `flags` are option flags (`newinstance`), `data` key=value options,
+ * `attrs` MOUNT_ATTR_* bits.
+ */
+export function detachedMount(
+  fstype: string,
+  flags: readonly string[],
+  data: Readonly<Record<string, string>>,
+  attrs: number,
+): number {
+  const n = syscallNumbers();
+  const fs = Number(lib().fsopen(BigInt(n.fsopen), cstr(fstype), FSOPEN_CLOEXEC));
+  if (fs === -1) throw new SyscallError("fsopen", errno(), { path: fstype });
+  try {
+    const config = (cmd: number, key: string | null, value: string | null): void => {
+      const r = Number(
+        lib().fsconfig(
+          BigInt(n.fsconfig),
+          fs,
+          cmd,
+          key === null ? null : cstr(key),
+          value === null ? null : cstr(value),
+          0,
+        ),
+      );
+      if (r === -1) {
+        throw new SyscallError("fsconfig", errno(), {
+          action: `Cannot set ${key ?? "up"} on`,
+          path: fstype,
+        });
+      }
+    };
+    for (const f of flags) config(FSCONFIG_SET_FLAG, f, null);
+    for (const [k, v] of Object.entries(data)) config(FSCONFIG_SET_STRING, k, v);
+    config(FSCONFIG_CMD_CREATE, null, null);
+    const m = Number(lib().fsmount(BigInt(n.fsmount), fs, FSMOUNT_CLOEXEC, attrs));
+    if (m === -1) throw new SyscallError("fsmount", errno(), { path: fstype });
+    return m;
+  } finally {
+    lib().close(fs);
+  }
+}
+
+/** move_mount(2): attaches the detached mount `fromFd` at `target` (symlinks followed). */
+export function moveMount(fromFd: number, target: string, display?: string): void {
+  const r = Number(
+    lib().move_mount(
+      BigInt(syscallNumbers().move_mount),
+      fromFd,
+      cstr(""),
+      AT_FDCWD,
+      cstr(target),
+      MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_SYMLINKS,
+    ),
+  );
+  if (r === -1) {
+    throw new SyscallError("move_mount", errno(), {
+      action: "Cannot attach a mount on",
+      path: display ?? target,
+    });
+  }
+}
+
 // statfs f_flags (ST_*) → MS_* for the per-mount flags a bind remount must carry over.
 const ST_TO_MS: ReadonlyArray<[number, number]> = [
   [1, MS_RDONLY],

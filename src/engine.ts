@@ -204,6 +204,7 @@ export type StdioFactory = (options: {
   stdout: "pipe" | "null";
   stderr: "pipe" | "null";
   tty?: { rows: number; cols: number };
+  devpts?: readonly string[];
 }) => StdioLike;
 
 /** Options of {@link Engine}. */
@@ -811,6 +812,8 @@ export class Engine implements EngineApi {
           stdout: options.stdout || attachedLog ? "pipe" : "null",
           stderr: options.stderr || attachedLog ? "pipe" : "null",
           tty: tty ? (options.consoleSize ?? { rows: 24, cols: 80 }) : undefined,
+          // The terminal comes from the container's own devpts (its /dev/pts/0), as Docker's.
+          devpts: tty ? devptsOptionsOf(spec) : undefined,
         });
       const hub = detached && (tty || interactive)
         ? new AttachHub({
@@ -2062,6 +2065,12 @@ function inspectOf(c: StoredContainer, status: ContainerStatus, spec: OciSpec): 
     Mounts: inspectMounts(record),
     NetworkSettings: { Ports: {}, Networks: o.network === "host" ? { host: {} } : { none: {} } },
   };
+}
+
+/** Options of the spec's devpts mount at /dev/pts, if it has one. */
+function devptsOptionsOf(spec: OciSpec): readonly string[] | undefined {
+  return spec.mounts.find((m) => m.type === "devpts" && m.destination === "/dev/pts")?.options ??
+    undefined;
 }
 
 /** The networks a container was created on, as `ps` lists them before it runs. */

@@ -34,6 +34,13 @@ export interface InitConfig {
   newCgroupNs: boolean;
   /** Host path of the pty slave to bind on /dev/console, when the process has a terminal. */
   consolePath?: string;
+  /**
+   * The container's terminal comes from its own devpts: this fd (in whichever process mounts
+   * the tree: {@link DEVPTS_FD} in the init, the engine's own fd in the launch Worker) is a
+   * devpts instance mounted nowhere, attached at /dev/pts in place of a new one; `consolePath`
+   * is then the slave's path inside the container.
+   */
+  devptsFd?: number;
   /** Without a cgroup namespace: host cgroup dirs to bind at /sys/fs/cgroup/<key> (ro). */
   cgroupPaths?: Readonly<Record<string, string>>;
   /**
@@ -81,6 +88,16 @@ export const WARM_ARG = "--warm";
 
 /** In a cold-launched init, fd 6 is the fd to keep at 1023 when the config says `keep`. */
 export const KEEP_SRC_FD = 6;
+
+/** Where a cold init finds the container's devpts instance (see {@link InitConfig.devptsFd}). */
+export const DEVPTS_FD = 7;
+
+/**
+ * The launch Worker's `ttySlave` for a slave without a path in its mount namespace (one of the
+ * container's own devpts): the child reopens its fd 0 through /proc/self/fd to make it its
+ * controlling terminal.
+ */
+export const TTY_SLAVE_FD0 = "fd:0";
 
 /** Where a detached interactive container keeps the engine's stdio end (see ContainerState). */
 export const KEPT_FD = 1023;

@@ -23,6 +23,7 @@ import { mount, MS_BIND, MS_REC } from "../../ffi/mount.ts";
 import type { InitConfig } from "./init_config.ts";
 import { planMounts, planRootfs } from "./mount_plan.ts";
 import {
+  attachMount,
   bindConsole,
   type CgroupHierarchy,
   createDevices,
@@ -87,13 +88,27 @@ export function mountContainerFs(cfg: InitConfig, ctx: MountContext): string {
   }
   const rootFd = openFd(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   try {
+    let devpts = cfg.devptsFd;
     for (const m of planMounts(spec.mounts)) {
       if (ctx.procPidns && m.kind === "fs" && m.fstype === "proc") {
         m.data = m.data ? `${m.data},pidns=${ctx.procPidns}` : `pidns=${ctx.procPidns}`;
       }
+      if (devpts !== undefined && m.kind === "fs" && m.fstype === "devpts") {
+        // The instance the engine's pty came from (options applied when it was made).
+        attachMount(rootFd, devpts, m.destination);
+        devpts = undefined;
+        continue;
+      }
       performMount(rootFd, m, ctx.cgroups, ctx.cgroupBinds);
     }
-    if (cfg.consolePath) bindConsole(rootFd, cfg.consolePath);
+    if (devpts !== undefined) attachMount(rootFd, devpts, "/dev/pts");
+    if (cfg.consolePath) {
+      // A slave of the container's own devpts is bound from inside the tree just attached.
+      bindConsole(
+        rootFd,
+        cfg.devptsFd === undefined ? cfg.consolePath : `${fdPath(rootFd)}${cfg.consolePath}`,
+      );
+    }
     createDevices(rootFd, [...DEFAULT_DEVICES, ...(spec.linux.devices ?? [])]);
     createDevSymlinks(rootFd);
     writeSysctls(rootFd, spec.linux.sysctl ?? {});

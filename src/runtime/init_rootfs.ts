@@ -20,6 +20,7 @@ import {
   MOUNT_ATTR_RDONLY,
   mountFlagsOf,
   mountSetattr,
+  moveMount,
   MS_BIND,
   MS_NODEV,
   MS_NOEXEC,
@@ -210,6 +211,15 @@ export function performMount(
     });
   }
   if (m.propagation) setPropagation(rootFd, m, false);
+}
+
+/**
+ * Attaches a mount made elsewhere and mounted nowhere (`mountFd`, from fsmount) at `dest` inside
+ * the rootfs: the container's devpts, whose first pty the engine holds. `mountFd` stays open
+ * (its owner closes it; once attached, that unmounts nothing).
+ */
+export function attachMount(rootFd: number, mountFd: number, dest: string): void {
+  atTarget(rootFd, dest, false, (target) => moveMount(mountFd, target, dest));
 }
 
 function setPropagation(rootFd: number, m: PlannedMount, file: boolean): void {

@@ -38,7 +38,7 @@ import { type FileAction, posixSpawn, preloadSpawn } from "../../ffi/spawn.ts";
 import { libc } from "../../ffi/library.ts";
 import { MOUNT_SYMBOLS, NETIF_SYMBOLS } from "../../ffi/launch_symbols.ts";
 import type { OciNamespace } from "./oci_spec.ts";
-import { type InitConfig, WARM } from "./init_config.ts";
+import { type InitConfig, TTY_SLAVE_FD0, WARM } from "./init_config.ts";
 import { cgroupViewBinds, mountContainerFs } from "./init_mounts.ts";
 import { type CgroupHierarchy, hostCgroupHierarchies, makeRootPrivate } from "./init_rootfs.ts";
 
@@ -154,7 +154,11 @@ function launch(req: WorkerRequest): WorkerReply {
       if (i === 0 && req.ttySlave) continue;
       actions.push({ op: "dup2", fd: high[i], newfd: i });
     }
-    if (req.ttySlave) actions.push({ op: "open", fd: 0, path: req.ttySlave, flags: O_RDWR });
+    if (req.ttySlave) {
+      // File actions run before the exec, while the high (close-on-exec) copies still exist.
+      const path = req.ttySlave === TTY_SLAVE_FD0 ? `/proc/self/fd/${high[0]}` : req.ttySlave;
+      actions.push({ op: "open", fd: 0, path, flags: O_RDWR });
+    }
     actions.push({ op: "closefrom", fd: high.length });
     const pid = posixSpawn({
       path: req.path,

@@ -35,7 +35,14 @@ import {
 } from "../../ffi/process.ts";
 import { sendFds, seqpacketPair } from "../../ffi/fd_passing.ts";
 import { DockerTsError, type ErrorKind, InvalidStateError } from "../errors.ts";
-import { type InitConfig, type InitStatus, WARM, WARM_ARG } from "./init_config.ts";
+import {
+  DEVPTS_FD,
+  type InitConfig,
+  type InitStatus,
+  TTY_SLAVE_FD0,
+  WARM,
+  WARM_ARG,
+} from "./init_config.ts";
 import { ioLoop } from "./io_loop.ts";
 import type { OciSpec, RootfsMount } from "./oci_spec.ts";
 import { type ExitStatus, reaper as sharedReaper } from "./reaper.ts";
@@ -586,6 +593,7 @@ async function spawnCold<S extends StdioPlan>(
   timings: Record<string, number>,
 ): Promise<SpawnedInit> {
   const fds: number[] = [];
+  const devptsFd = req.stdio.tty?.devptsFd;
   try {
     const configFd = configMemfd(config);
     fds.push(configFd);
@@ -598,15 +606,21 @@ async function spawnCold<S extends StdioPlan>(
       path: req.denoPath ?? Deno.execPath(),
       argv: initArgv(req.denoPath ?? Deno.execPath()),
       env: initEnv(),
-      // Index 6 (KEEP_SRC_FD): what the container keeps at KEPT_FD, if anything.
+      // Index 6 (KEEP_SRC_FD): what the container keeps at KEPT_FD, if anything; index 7
+      // (DEVPTS_FD): its devpts instance (6 is then a spare copy when nothing is kept).
       fds: [
         ...req.stdio.childFds,
         statusW,
         goR,
         configFd,
-        ...(req.stdio.keep !== undefined ? [req.stdio.keep] : []),
+        ...(devptsFd !== undefined
+          ? [req.stdio.keep ?? devptsFd, devptsFd]
+          : req.stdio.keep !== undefined
+          ? [req.stdio.keep]
+          : []),
       ],
-      ttySlave: req.stdio.tty?.slavePath,
+      // A slave of the container's own devpts has no path here: reopened through its fd.
+      ttySlave: devptsFd !== undefined ? TTY_SLAVE_FD0 : req.stdio.tty?.slavePath,
       mount: config.premounted ? config : undefined,
     });
     const reply = await answers.spawned;
@@ -705,6 +719,9 @@ export async function launch<S extends StdioPlan>(
       gatePath,
       newCgroupNs,
       consolePath: req.stdio.tty?.slavePath,
+      ...(req.stdio.tty?.devptsFd !== undefined
+        ? { devptsFd: premounted ? req.stdio.tty.devptsFd : DEVPTS_FD }
+        : {}),
       cgroupPaths: req.cgroupPaths,
       premounted,
       ...(req.stdio.keep !== undefined ? { keep: true } : {}),

@@ -6,9 +6,10 @@
  * The engine also holds a slave fd until the child is spawned: without any slave open, the
  * master reports hang-up and reads fail with EIO, which would look like an early end of output.
  *
- * For `exec -t` the pair comes from the running container's own devpts instance (`root`), so the
- * slave exists as `/dev/pts/N` inside the container and the exec'd process can open it there as
- * its controlling terminal; a host pty's slave does not exist in the container's /dev/pts.
+ * The pair comes from the container's own devpts instance, so the slave exists as `/dev/pts/N`
+ * inside the container (a host pty's slave does not): for `run -t`, from a devpts made before
+ * the container exists and mounted nowhere (`devptsFd`), which its init then attaches at
+ * /dev/pts; for `exec -t`, from the running container's (`root`).
  *
  * @module
  */
@@ -45,6 +46,12 @@ export interface PtyOpenOptions {
    * that root.
    */
   root?: string;
+  /**
+   * The root fd of a devpts instance mounted nowhere yet (see `devptsInstance` in stdio.ts),
+   * which the container's init attaches at its /dev/pts: the slave is then `/dev/pts/N` of the
+   * container's own devpts, as with runc.
+   */
+  devptsFd?: number;
 }
 
 function openMasterIn(root: string): number {
@@ -79,11 +86,15 @@ export class Pty {
     options: PtyOpenOptions = {},
   ): Pty {
     checkSize(size);
-    const masterFd = options.root === undefined ? openPtyMaster() : openMasterIn(options.root);
+    const masterFd = options.devptsFd !== undefined
+      ? openPtyMasterIn(options.devptsFd, "ptmx")
+      : options.root === undefined
+      ? openPtyMaster()
+      : openMasterIn(options.root);
     let slaveFd = -1;
     try {
       let path: string;
-      if (options.root === undefined) {
+      if (options.root === undefined && options.devptsFd === undefined) {
         path = ptsname(masterFd);
         slaveFd = open(path, O_RDWR | O_NOCTTY);
       } else {

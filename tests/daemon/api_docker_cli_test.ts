@@ -130,10 +130,13 @@ Deno.test({
       const runIt = await dockerInPty(
         env,
         "docker run -it --rm busybox sh",
-        "echo $((6*7))\nexit 5\n",
+        "echo $((6*7)); tty; ls -l /dev/console\nexit 5\n",
       );
       assert.equal(runIt.code, 5, runIt.stdout);
       assert.match(runIt.stdout, /\r\n42\r\n/);
+      // As with dockerd: the terminal is the container's own /dev/pts/0, also /dev/console.
+      assert.match(runIt.stdout, /\r\n\/dev\/pts\/0\r\n/);
+      assert.match(runIt.stdout, /136, +0 .*\/dev\/console/);
 
       // logs -f follows new output and ends when the container stops
       const follow = new Deno.Command("docker", {
