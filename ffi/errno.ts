@@ -4,24 +4,11 @@
  *
  * @module
  */
-import { libc } from "./library.ts";
+import { readErrno, strerrorPointer } from "./library.ts";
 
-const errnoSymbols = {
-  /** int *__errno_location(void); */
-  __errno_location: { parameters: [], result: "pointer" },
-  /** char *strerror(int errnum); */
-  strerror: { parameters: ["i32"], result: "pointer" },
-} as const satisfies Deno.ForeignLibraryInterface;
-
-let errnoPtr: Deno.PointerObject | null = null;
-
-/** The calling thread's errno. */
+/** The calling thread's errno (see `readErrno` in library.ts). */
 export function errno(): number {
-  // __errno_location is per thread; cache only on the thread that loaded it (module instances
-  // are per Worker, so this cache is per thread too).
-  if (errnoPtr === null) errnoPtr = libc("errno", errnoSymbols).__errno_location();
-  if (errnoPtr === null) return 0;
-  return new Deno.UnsafePointerView(errnoPtr).getInt32(0);
+  return readErrno();
 }
 
 /** errno names on Linux (asm-generic numbering, shared by x86_64 and aarch64). */
@@ -96,6 +83,6 @@ export function errnoValue(name: string): number | undefined {
 
 /** strerror(3) text for an errno value. */
 export function strerror(value: number): string {
-  const p = libc("errno", errnoSymbols).strerror(value);
+  const p = strerrorPointer(value);
   return p === null ? `errno ${value}` : new Deno.UnsafePointerView(p).getCString();
 }

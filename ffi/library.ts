@@ -39,6 +39,43 @@ export function libcPath(): string {
 
 const opened = new Map<string, Deno.DynamicLibrary<Deno.ForeignLibraryInterface>>();
 
+const errnoSymbols = {
+  /** int *__errno_location(void); */
+  __errno_location: { parameters: [], result: "pointer" },
+  /** char *strerror(int errnum); */
+  strerror: { parameters: ["i32"], result: "pointer" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+let errnoLib: Deno.DynamicLibrary<typeof errnoSymbols> | undefined;
+let errnoView: Deno.UnsafePointerView | null = null;
+
+/**
+ * Looks up the calling thread's errno location, the first time any symbol set is opened: the
+ * lookup (a dlopen, an allocation) may itself set errno, so it must never run between a failed
+ * call and the read of its errno. Module instances are per thread (per Worker), and so is this.
+ */
+function prepareErrno(): void {
+  if (errnoLib !== undefined) return;
+  errnoLib = Deno.dlopen(libcPath(), errnoSymbols);
+  const p = errnoLib.symbols.__errno_location();
+  errnoView = p === null ? null : new Deno.UnsafePointerView(p);
+}
+
+/**
+ * The calling thread's errno, read without a call or an allocation in between (either could
+ * run a syscall of its own first). Prepared when the failed call's symbols were opened.
+ */
+export function readErrno(): number {
+  prepareErrno();
+  return errnoView === null ? 0 : errnoView.getInt32(0);
+}
+
+/** strerror(3) from the same library handle. */
+export function strerrorPointer(value: number): Deno.PointerObject | null {
+  prepareErrno();
+  return errnoLib!.symbols.strerror(value);
+}
+
 /**
  * Opens (once per feature name) a set of libc symbols.
  *
@@ -51,6 +88,7 @@ export function libc<S extends Deno.ForeignLibraryInterface>(
 ): Deno.DynamicLibrary<S>["symbols"] {
   let lib = opened.get(feature);
   if (!lib) {
+    prepareErrno();
     lib = Deno.dlopen(libcPath(), symbols) as unknown as Deno.DynamicLibrary<
       Deno.ForeignLibraryInterface
     >;
