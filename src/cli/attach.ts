@@ -36,6 +36,8 @@ export interface AttachOptions {
   interactive: boolean;
   /** Forward signals the CLI receives (`--sig-proxy`, default true). */
   sigProxy: boolean;
+  /** Where window-size changes go (default: the container's pty, see `setContainer`). */
+  resize?: (size: ConsoleSize) => Promise<void>;
 }
 
 /** A live attachment; `close()` undoes everything and is safe to call twice. */
@@ -119,7 +121,9 @@ export async function attachTerminal(
   if (options.tty && ctx.io.stdoutIsTerminal()) {
     listen("SIGWINCH", () => {
       const size = terminalSize();
-      if (containerId !== undefined && size) {
+      if (!size) return;
+      if (options.resize) options.resize(size).catch(() => {/* exited meanwhile */});
+      else if (containerId !== undefined) {
         engine.resize(containerId, size).catch(() => {/* exited meanwhile */});
       }
     });

@@ -314,7 +314,10 @@ export function goString(v: unknown): string {
   if (typeof v === "boolean" || typeof v === "bigint") return String(v);
   if (Array.isArray(v)) return `[${v.map(goString).join(" ")}]`;
   if (typeof v === "object") {
-    const keys = Object.keys(v as object).sort();
+    // Methods (see Exec.command) are not data.
+    const keys = Object.keys(v as object).filter((k) =>
+      typeof (v as Record<string, unknown>)[k] !== "function"
+    ).sort();
     return `map[${
       keys.map((k) => `${k}:${goString((v as Record<string, unknown>)[k])}`).join(" ")
     }]`;
@@ -592,10 +595,15 @@ class Exec {
       const args = [...rest.map((a) => this.operand(a, dot)), ...extra];
       return fn(...args);
     }
+    const value = this.operand(head, dot);
+    // A method of docker's row types (`{{.Label "com.example"}}`): data may carry functions.
+    if (typeof value === "function") {
+      return value(...rest.map((a) => this.operand(a, dot)), ...extra);
+    }
     if (rest.length > 0 || extra.length > 0) {
       throw new TemplateError("template: can't give argument to non-function");
     }
-    return this.operand(head, dot);
+    return value;
   }
 
   operand(op: Operand, dot: unknown): unknown {

@@ -53,6 +53,8 @@ export interface ListFormat {
    * does not have is an error naming it, as docker's typed rows make it.
    */
   typeName?: string;
+  /** Header text of method columns, from their arguments (docker's `{{.Label "a.b"}}` → `b`). */
+  methodHeaders?: Record<string, (...args: unknown[]) => string>;
 }
 
 /**
@@ -74,12 +76,22 @@ export function renderList(rows: readonly unknown[], spec: ListFormat): string {
     // text, which is how docker derives it.
     const label = (key: string | symbol): string =>
       typeof key === "string" ? spec.headers[key] ?? key.toUpperCase() : "";
+    // Methods (`{{.Label "x"}}`) take arguments: a field that is a method heads its column too.
+    const methods = new Set(
+      rows.length > 0 && typeof rows[0] === "object" && rows[0] !== null
+        ? Object.entries(rows[0]).filter(([, v]) => typeof v === "function").map(([k]) => k)
+        : [],
+    );
+    const headerOf = (key: string | symbol): unknown =>
+      typeof key !== "string"
+        ? ""
+        : spec.methodHeaders?.[key] ?? (methods.has(key) ? () => label(key) : label(key));
     const header = tmpl.execute(
       new Proxy({}, {
-        get: (_t, key) => label(key),
+        get: (_t, key) => headerOf(key),
         has: () => true,
         getOwnPropertyDescriptor: (_t, key) => ({
-          value: label(key),
+          value: headerOf(key),
           configurable: true,
           enumerable: true,
         }),

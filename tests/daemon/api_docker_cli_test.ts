@@ -125,6 +125,14 @@ Deno.test({
       const exIt = await dockerInPty(env, "docker exec -it web sh", "echo in-$((2+3))\nexit 7\n");
       assert.equal(exIt.code, 7, exIt.stdout);
       assert.match(exIt.stdout, /\r\nin-5\r\n/);
+      // API 1.41: the CLI sends the terminal's size right after the start, while the process
+      // is being spawned; it used to be kept for a start already under way, and lost.
+      const exSize = await dockerInPty(
+        env,
+        "stty rows 31 cols 101; docker exec -it web sh -c 'sleep 1; stty size'",
+        "",
+      );
+      assert.match(exSize.stdout, /\b31 101\r\n/, exSize.stdout);
 
       // run -it through a pty
       const runIt = await dockerInPty(

@@ -71,6 +71,31 @@ Deno.test({
       ]);
       assert.deepEqual([labels.code, labels.stdout], [0, "<no value>|running\n"]);
 
+      // docker's `{{.Label "key"}}` method, its column headed by the key's last dotted part.
+      const lab = await viaDaemon([
+        "run",
+        "-d",
+        "--name",
+        "lab",
+        "--label",
+        "org.ex-ample=yes",
+        "busybox",
+        "sleep",
+        "60",
+      ]);
+      assert.equal(lab.code, 0, lab.stderr);
+      const table = 'table {{.Names}}\t{{.Label "org.ex-ample"}}|{{.Label "nope"}}|';
+      const want = "NAMES     ex ample|nope|\nlab       yes||\n";
+      const byCli = await viaDaemon(["ps", "--filter", "name=lab", "--format", table]);
+      assert.equal(byCli.stdout, want, byCli.stderr);
+      assert.equal(
+        (await d.docker(["ps", "--filter", "name=lab", "--format", table])).stdout,
+        want,
+      );
+      const json = await viaDaemon(["ps", "--filter", "name=lab", "--format", "{{json .}}"]);
+      assert.doesNotMatch(json.stdout, /"Label"/);
+      assert.equal((await viaDaemon(["rm", "-f", "lab"])).code, 0);
+
       // The server `version` describes is the daemon.
       const v = await viaDaemon(["version"]);
       assert.equal(v.code, 0, v.stderr);

@@ -44,6 +44,8 @@ interface ExecFacts {
   tty: boolean;
   cmd: string;
   consoleSize?: ConsoleSize;
+  /** An attached start is under way (set until it returns). */
+  starting?: boolean;
 }
 
 function factsOf(ctx: ApiContext): Map<string, ExecFacts> {
@@ -136,6 +138,7 @@ async function execStart(req: ApiRequest, res: ResponseWriter, ctx: ApiContext):
       },
     });
   ctx.events.emit("container", `exec_start: ${facts.cmd}`, facts.containerId, attrs);
+  facts.starting = true;
   try {
     await start(id, {
       stdin: inspect.OpenStdin ? conn.readable : null,
@@ -148,6 +151,8 @@ async function execStart(req: ApiRequest, res: ResponseWriter, ctx: ApiContext):
     // client reads the exit code (126/127) from exec inspect, as with dockerd.
     const msg = new TextEncoder().encode(`${(err as Error).message}\r\n`);
     await conn.write(tty ? msg : encodeFrame(2, msg)).catch(() => {});
+  } finally {
+    facts.starting = false;
   }
   await chain;
   emitDie(ctx, id, facts, attrs);
@@ -212,8 +217,17 @@ async function execResize(req: ApiRequest, res: ResponseWriter, ctx: ApiContext)
     throw new InvalidArgumentError("Invalid resize request: h and w must be positive integers");
   }
   const facts = factsOf(ctx).get(req.params.id);
-  const i = await need(ctx.engine, "execInspect", "exec")(req.params.id);
-  if (!i.Running) {
+  const inspect = need(ctx.engine, "execInspect", "exec");
+  let running = (await inspect(req.params.id)).Running;
+  if (!running && facts?.starting) {
+    // docker's CLI resizes right after its start request, while the process is being spawned:
+    // the size it sends then is the terminal's, so wait (briefly) to apply it.
+    for (let i = 0; i < 80 && !running && facts.starting; i++) {
+      await new Promise((r) => setTimeout(r, 25));
+      running = (await inspect(req.params.id)).Running;
+    }
+  }
+  if (!running) {
     // `docker exec -t` may resize before start: keep the size for it.
     if (facts) facts.consoleSize = { rows, cols };
   } else {

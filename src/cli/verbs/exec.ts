@@ -77,7 +77,13 @@ export const command: Command = {
       await need(engine, "execStart")(execId, { detach: true });
       return 0;
     }
-    const attachment = await attachTerminal(ctx, engine, { tty, interactive, sigProxy: false });
+    const attachment = await attachTerminal(ctx, engine, {
+      tty,
+      interactive,
+      sigProxy: false,
+      // The exec's own pty, not the container's.
+      resize: (size) => need(engine, "execResize")(execId, size),
+    });
     try {
       await need(engine, "execStart")(execId, { ...attachment.streams, signal: attachment.signal });
     } finally {

@@ -84,6 +84,8 @@ export function psRow(
     Size: sizeText(c),
     Names: names.join(","),
     Labels: Object.entries(c.Labels ?? {}).map(([k, v]) => `${k}=${v}`).join(","),
+    // docker's `{{.Label "key"}}` (a method of its row); absent from `{{json .}}`, as there.
+    Label: (key: unknown) => (c.Labels ?? {})[String(key)] ?? "",
     Mounts: (c.Mounts ?? []).map((m) => m.Source || m.Destination).join(","),
     Networks: Object.keys(c.NetworkSettings?.Networks ?? {}).sort().join(","),
     LocalVolumes: "0",
@@ -168,6 +170,10 @@ export const command: Command = {
       defaultTable: size ? `${DEFAULT_TABLE}\t{{.Size}}` : DEFAULT_TABLE,
       headers: HEADERS,
       typeName: "*formatter.ContainerContext",
+      // docker heads a label's column with its last dotted part, `-` and `_` as spaces.
+      methodHeaders: {
+        Label: (key) => (String(key).split(".").pop() ?? "").replace(/[-_]/g, " "),
+      },
     }));
     return 0;
   },
