@@ -17,9 +17,9 @@ const symbols = {
   /** int socketpair(int domain, int type, int protocol, int sv[2]); socketpair(2) */
   socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   /** ssize_t sendmsg(int sockfd, const struct msghdr *msg, int flags); sendmsg(2) */
-  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   /** ssize_t recvmsg(int sockfd, struct msghdr *msg, int flags); recvmsg(2) */
-  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "i32" },
   /** int close(int fd); close(2) */
   close: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

@@ -16,15 +16,15 @@ const fsSymbols = {
   /** int lsetxattr(const char *path, const char *name, const void *value, size_t size, int flags); */
   lsetxattr: { parameters: ["buffer", "buffer", "buffer", "usize", "i32"], result: "i32" },
   /** ssize_t lgetxattr(const char *path, const char *name, void *value, size_t size); */
-  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "isize" },
+  lgetxattr: { parameters: ["buffer", "buffer", "buffer", "usize"], result: "i32" },
   /** ssize_t llistxattr(const char *path, char *list, size_t size); */
-  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "isize" },
+  llistxattr: { parameters: ["buffer", "buffer", "usize"], result: "i32" },
   /** int utimensat(int dirfd, const char *pathname, const struct timespec times[2], int flags); */
   utimensat: { parameters: ["i32", "buffer", "buffer", "i32"], result: "i32" },
   /** int lstat(const char *path, struct stat *buf); — glibc ≥ 2.33 exports it */
   lstat: { parameters: ["buffer", "buffer"], result: "i32" },
   /** ssize_t write(int fd, const void *buf, size_t count); */
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** int syncfs(int fd); — syncfs(2) */
   syncfs: { parameters: ["i32"], result: "i32" },
   /** int open(const char *path, int flags, mode_t mode); — open(2) */

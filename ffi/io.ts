@@ -18,9 +18,9 @@ const ioSymbols = {
   /** int open(const char *path, int flags, mode_t mode); open(2) */
   open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
   /** ssize_t read(int fd, void *buf, size_t count); read(2) */
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** ssize_t write(int fd, const void *buf, size_t count); write(2) */
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** int close(int fd); close(2) */
   close: { parameters: ["i32"], result: "i32" },
   /** The same close(2) on a blocking-pool thread: the last close of a namespace fd can block. */

@@ -14,11 +14,11 @@ export const PROCESS_SYMBOLS = {
   /** int close(int fd);  close(2) */
   close: { parameters: ["i32"], result: "i32" },
   /** ssize_t read(int fd, void *buf, size_t n);  read(2) */
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** int poll(struct pollfd *fds, nfds_t nfds, int timeout); poll(2) */
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32" },
   /** ssize_t write(int fd, const void *buf, size_t n);  write(2) */
-  write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i32" },
   /** int fcntl(int fd, int cmd, int arg);  fcntl(2) */
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
   /** int close_range(unsigned first, unsigned last, int flags);  close_range(2) */
@@ -26,16 +26,16 @@ export const PROCESS_SYMBOLS = {
   /** int prctl(int op, unsigned long, unsigned long, unsigned long, unsigned long);  prctl(2) */
   prctl: { parameters: ["i32", "u64", "u64", "u64", "u64"], result: "i32" },
   /** long syscall(long nr, long a, long b, long c);  for setresuid/setresgid */
-  syscall_iii: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  syscall_iii: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i32" },
   /** long syscall(long nr, long n, void *p);  for setgroups */
-  syscall_ip: { name: "syscall", parameters: ["i64", "i64", "buffer"], result: "i64" },
+  syscall_ip: { name: "syscall", parameters: ["i64", "i64", "buffer"], result: "i32" },
   /** long syscall(long nr, void *a, void *b);  for capget/capset/pivot_root */
-  syscall_pp: { name: "syscall", parameters: ["i64", "buffer", "buffer"], result: "i64" },
+  syscall_pp: { name: "syscall", parameters: ["i64", "buffer", "buffer"], result: "i32" },
   /** long syscall(long nr, long sig, void *act, long oldact, long size);  for rt_sigaction */
   syscall_ipii: {
     name: "syscall",
     parameters: ["i64", "i64", "buffer", "i64", "i64"],
-    result: "i64",
+    result: "i32",
   },
   /** int prlimit(pid_t pid, int resource, const struct rlimit *new, struct rlimit *old);  prlimit(2) */
   prlimit: { parameters: ["i32", "i32", "buffer", "buffer"], result: "i32" },
@@ -85,29 +85,29 @@ export const MOUNT_SYMBOLS = {
   openat2: {
     name: "syscall",
     parameters: ["i64", "i32", "buffer", "buffer", "usize"],
-    result: "i64",
+    result: "i32",
   },
   /** long syscall(SYS_mount_setattr, int dirfd, const char *path, unsigned flags, struct mount_attr *attr, size_t size);  mount_setattr(2) */
   mount_setattr: {
     name: "syscall",
     parameters: ["i64", "i32", "buffer", "u32", "buffer", "usize"],
-    result: "i64",
+    result: "i32",
   },
   /** long syscall(SYS_fsopen, const char *fsname, unsigned flags);  fsopen(2) */
-  fsopen: { name: "syscall", parameters: ["i64", "buffer", "u32"], result: "i64" },
+  fsopen: { name: "syscall", parameters: ["i64", "buffer", "u32"], result: "i32" },
   /** long syscall(SYS_fsconfig, int fd, unsigned cmd, const char *key, const void *value, int aux) */
   fsconfig: {
     name: "syscall",
     parameters: ["i64", "i32", "u32", "buffer", "buffer", "i32"],
-    result: "i64",
+    result: "i32",
   },
   /** long syscall(SYS_fsmount, int fd, unsigned flags, unsigned attr_flags);  fsmount(2) */
-  fsmount: { name: "syscall", parameters: ["i64", "i32", "u32", "u32"], result: "i64" },
+  fsmount: { name: "syscall", parameters: ["i64", "i32", "u32", "u32"], result: "i32" },
   /** long syscall(SYS_move_mount, int from_dfd, const char *from, int to_dfd, const char *to, unsigned flags) */
   move_mount: {
     name: "syscall",
     parameters: ["i64", "i32", "buffer", "i32", "buffer", "u32"],
-    result: "i64",
+    result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 

@@ -63,7 +63,10 @@ function prepareErrno(): void {
 
 /**
  * The calling thread's errno, read without a call or an allocation in between (either could
- * run a syscall of its own first). Prepared when the failed call's symbols were opened.
+ * run a syscall of its own first: a GC step's futex wait leaves EAGAIN). Prepared when the
+ * failed call's symbols were opened. For the same reason every symbol whose errno is read
+ * declares an `i32` result, never `isize`/`i64`: Deno returns those as a fresh BigInt, an
+ * allocation between the call and the read (the values all fit: sizes, fds, 0 and -1).
  */
 export function readErrno(): number {
   prepareErrno();

@@ -16,7 +16,7 @@ import { syscallNumbers } from "./arch.ts";
 
 const symbols = {
   /** long syscall(long nr, long a, long b, long c);  pidfd_open(pid, flags) / pidfd_getfd */
-  syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i64" },
+  syscall3: { name: "syscall", parameters: ["i64", "i64", "i64", "i64"], result: "i32" },
   /** int close(int fd);  close(2) */
   close: { parameters: ["i32"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

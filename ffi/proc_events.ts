@@ -24,9 +24,9 @@ const symbols = {
   /** int bind(int fd, const struct sockaddr *addr, socklen_t len);  bind(2) */
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   /** ssize_t send(int fd, const void *buf, size_t len, int flags);  send(2) */
-  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  send: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   /** ssize_t recv(int fd, void *buf, size_t len, int flags);  recv(2) */
-  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "isize" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i32" },
   /** int close(int fd);  close(2) */
   close: { parameters: ["i32"], result: "i32" },
   /** int setsockopt(int fd, int level, int name, const void *val, socklen_t len);  setsockopt(2) */

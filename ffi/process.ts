@@ -72,7 +72,7 @@ function lib(): Deno.DynamicLibrary<typeof PROCESS_SYMBOLS>["symbols"] {
 
 const asyncSymbols = {
   /** read(2) on a pool thread, for waiting on a pipe without blocking the event loop. */
-  read: { parameters: ["i32", "buffer", "usize"], result: "isize", nonblocking: true },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i32", nonblocking: true },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 function engineLib(): Deno.DynamicLibrary<typeof ENGINE_PROCESS_SYMBOLS>["symbols"] {

@@ -21,7 +21,7 @@ const symbols = {
   syscall_ptrace: {
     name: "syscall",
     parameters: ["i64", "i64", "i64", "i64", "i64"],
-    result: "i64",
+    result: "i32",
   },
 } as const satisfies Deno.ForeignLibraryInterface;
 
@@ -42,7 +42,7 @@ function call(request: number, pid: number, data: number, what: string): void {
     0n,
     BigInt(data),
   );
-  if (r === -1n) throw new SyscallError(what, errno(), { path: `pid ${pid}` });
+  if (r === -1) throw new SyscallError(what, errno(), { path: `pid ${pid}` });
 }
 
 /** PTRACE_SEIZE without options: the process keeps running; signals now stop it for us. */

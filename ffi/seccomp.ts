@@ -31,7 +31,7 @@ export const SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV = 32;
 
 const symbols = {
   /** long syscall(SYS_seccomp, unsigned int op, unsigned int flags, void *args);  seccomp(2) */
-  syscall_seccomp: { name: "syscall", parameters: ["i64", "u64", "u64", "buffer"], result: "i64" },
+  syscall_seccomp: { name: "syscall", parameters: ["i64", "u64", "u64", "buffer"], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
 
 function lib(): Deno.DynamicLibrary<typeof symbols>["symbols"] {
