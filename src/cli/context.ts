@@ -157,12 +157,6 @@ export async function mustOutliveCli(verb: string, args: readonly string[]): Pro
 }
 
 /**
- * Chooses what the verbs talk to: the daemon's API client when a host is given or a daemon
- * answers on the default socket; otherwise the in-process engine — except for commands that
- * must outlive the CLI, which start a daemon (detached, idle-exiting) and go through it.
- * `DOCKER_TS_AUTOSTART=0` keeps those in-process too.
- */
-/**
  * The daemon this CLI would talk to, as a client, or null when none answers (`-H` or
  * `DOCKER_TS_HOST` name one explicitly: that one is returned whether it answers or not).
  */
@@ -181,18 +175,24 @@ export async function daemonClient(
   return await daemonAnswers(socket) ? new Client({ socket }) : null;
 }
 
+/**
+ * Chooses what the verbs talk to: the daemon's API client when a host is given or a daemon
+ * answers on the default socket; otherwise the in-process engine — except for commands that
+ * must outlive the CLI, which start a daemon (detached, idle-exiting) and go through it.
+ * `DOCKER_TS_AUTOSTART=0` keeps those in-process too.
+ */
 export async function createCliEngine(o: EngineChoice): Promise<EngineApi> {
-  const explicit = o.host || o.env("DOCKER_TS_HOST");
-  const { Client } = await lazyImport<typeof import("../api/client.ts")>(
-    new URL("../api/client.ts", import.meta.url),
-  );
-  if (explicit) return new Client({ socket: socketOfHost(explicit) });
-  const socket = defaultSocket(o.runroot);
-  const { autostartDaemon, daemonAnswers } = await lazyImport<
-    typeof import("./daemon_autostart.ts")
-  >(new URL("./daemon_autostart.ts", import.meta.url));
-  if (await daemonAnswers(socket)) return new Client({ socket });
+  const client = await daemonClient(o);
+  if (client) return client;
   if (o.env("DOCKER_TS_AUTOSTART") !== "0" && await mustOutliveCli(o.verb, o.args)) {
+    // Both modules are loaded already (by daemonClient): these imports only look them up.
+    const [{ Client }, { autostartDaemon }] = await Promise.all([
+      lazyImport<typeof import("../api/client.ts")>(new URL("../api/client.ts", import.meta.url)),
+      lazyImport<typeof import("./daemon_autostart.ts")>(
+        new URL("./daemon_autostart.ts", import.meta.url),
+      ),
+    ]);
+    const socket = defaultSocket(o.runroot);
     await autostartDaemon({
       socket,
       root: o.root,

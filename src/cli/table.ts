@@ -76,16 +76,9 @@ export function renderList(rows: readonly unknown[], spec: ListFormat): string {
     // text, which is how docker derives it.
     const label = (key: string | symbol): string =>
       typeof key === "string" ? spec.headers[key] ?? key.toUpperCase() : "";
-    // Methods (`{{.Label "x"}}`) take arguments: a field that is a method heads its column too.
-    const methods = new Set(
-      rows.length > 0 && typeof rows[0] === "object" && rows[0] !== null
-        ? Object.entries(rows[0]).filter(([, v]) => typeof v === "function").map(([k]) => k)
-        : [],
-    );
+    // Methods (`{{.Label "x"}}`) take arguments: their header is a method too.
     const headerOf = (key: string | symbol): unknown =>
-      typeof key !== "string"
-        ? ""
-        : spec.methodHeaders?.[key] ?? (methods.has(key) ? () => label(key) : label(key));
+      typeof key === "string" && spec.methodHeaders?.[key] ? spec.methodHeaders[key] : label(key);
     const header = tmpl.execute(
       new Proxy({}, {
         get: (_t, key) => headerOf(key),

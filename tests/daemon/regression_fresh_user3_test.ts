@@ -29,6 +29,10 @@ Deno.test({
         assert.match(r.stderr, /Network "nosuchnet" not found/);
         assert.doesNotMatch(r.stderr, /Unable to find image|pull/i, r.stderr);
       }
+      const peer = await d.docker(["create", "--network", "container:nosuch", "busybox", "true"]);
+      assert.notEqual(peer.code, 0);
+      assert.match(peer.stderr, /No such container: nosuch/);
+      assert.doesNotMatch(peer.stderr, /Unable to find image|pull/i, peer.stderr);
       const viaCli = await d.cli(["run", "--rm", "--network", "nosuchnet", "busybox", "true"]);
       assert.equal(viaCli.code, 125);
       assert.equal(viaCli.stderr, 'docker-ts: Network "nosuchnet" not found\n');

@@ -370,20 +370,9 @@ async function createContainer(
     await req.json(),
     req.query.get("name"),
   );
-  let result;
-  try {
-    result = await ctx.engine.create(options);
-  } catch (err) {
-    // A 404 from create means "no such image" to every client (the docker CLI then pulls): a
-    // missing `container:` network target is a bad request instead.
-    if (
-      (err as { kind?: string }).kind === "NotFound" &&
-      /^No such container/.test(String((err as Error).message))
-    ) {
-      throw new InvalidArgumentError((err as Error).message, { cause: err });
-    }
-    throw err;
-  }
+  // A missing network or `container:` target is a 400 from the engine's own check: a 404 from
+  // create means "no such image" to every client (the docker CLI then pulls).
+  const result = await ctx.engine.create(options);
   if (consoleSize) sessionsOf(ctx).consoleSize.set(result.Id, consoleSize);
   ctx.events.emit("container", "create", result.Id, {
     image: options.image,
